@@ -1,0 +1,100 @@
+"""Input checks shared by every public op (SPEC §12).
+
+Each check raises a ``ValueError`` or ``TypeError`` that names the argument, what was expected
+and what was found, so a user sees the cause at the call site instead of a broadcast error deep
+inside an op. These helpers are private; the public ops document which checks they apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "as_size",
+    "check_finite",
+    "check_floating",
+    "check_ndim",
+    "check_same_shape",
+    "check_tags",
+    "check_tensor",
+]
+
+
+def check_tensor(x: object, name: str) -> Tensor:
+    """Return ``x`` if it is a tensor, else raise ``TypeError`` naming ``name``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def check_floating(x: Tensor, name: str) -> Tensor:
+    """Require a floating-point tensor (maps, confidences and features are never integers)."""
+    check_tensor(x, name)
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_ndim(x: Tensor, name: str, ndims: int | Sequence[int], layout: str) -> Tensor:
+    """Require ``x.ndim`` to be one of ``ndims``; ``layout`` describes the expected axes."""
+    check_tensor(x, name)
+    allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    if x.ndim not in allowed:
+        raise ValueError(f"{name} must have shape {layout}, got {tuple(x.shape)}")
+    return x
+
+
+def check_finite(x: Tensor, name: str) -> Tensor:
+    """Raise ``ValueError`` if ``x`` holds NaN or Inf (nothing propagates NaN silently)."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} holds {bad} NaN/Inf value(s); expected finite values")
+    return x
+
+
+def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """Require two tensors of identical shape (no silent broadcasting)."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def check_tags(tags: Tensor, batch: int, num_classes: int, name: str = "tags") -> Tensor:
+    """Require ``(batch,)`` integer class indices in ``[0, num_classes)``."""
+    check_tensor(tags, name)
+    if tags.dtype in (torch.bool,) or tags.is_floating_point() or tags.is_complex():
+        raise TypeError(
+            f"{name} must be an integer tensor of class indices, got dtype {tags.dtype}"
+        )
+    if tags.shape != (batch,):
+        raise ValueError(f"{name} must have shape ({batch},), got {tuple(tags.shape)}")
+    if tags.numel() and (int(tags.min()) < 0 or int(tags.max()) >= num_classes):
+        raise ValueError(
+            f"{name} must lie in [0, {num_classes}), got values in "
+            f"[{int(tags.min())}, {int(tags.max())}]"
+        )
+    return tags
+
+
+def as_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:
+    """Normalise ``int`` or ``(h, w)`` to a tuple of two positive ints."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        pair = (size, size)
+    elif (
+        isinstance(size, Sequence)
+        and len(size) == 2
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in size)
+    ):
+        pair = (int(size[0]), int(size[1]))
+    elif isinstance(size, torch.Size) and len(size) == 2:
+        pair = (int(size[0]), int(size[1]))
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints (h, w), got {size!r}")
+    if pair[0] <= 0 or pair[1] <= 0:
+        raise ValueError(f"{name} must be positive, got {pair}")
+    return pair

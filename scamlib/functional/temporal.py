@@ -1,0 +1,83 @@
+"""Temporal smoothing and sparsification of pseudo-fixations (SPEC §5).
+
+The original STANet release smooths the Z-normalised pseudo-fixations of a video over time
+before the student nets are trained on them, then keeps only the strong responses. The pipeline
+applies both by default; each is a pure op here.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor
+
+from .._validation import check_finite, check_floating, check_ndim
+
+__all__ = ["sparsify", "temporal_smooth"]
+
+
+def temporal_smooth(maps: Tensor, window: int = 5) -> Tensor:
+    """Centred moving average of per-frame maps over time (SPEC §5).
+
+    Frame ``t`` becomes the mean of frames ``t - r .. t + r`` (``r = window // 2``) that exist:
+    at the ends of the video the average is taken over the frames inside it only (no zero
+    padding, no wrap-around).
+
+    Args:
+        maps: ``(t, h, w)`` maps of one video, or ``(b, t, h, w)`` for ``b`` videos.
+        window: odd number of frames (default 5); 1 returns the input unchanged.
+
+    Returns:
+        Smoothed maps, same shape and dtype.
+
+    Raises:
+        TypeError: non-float maps.
+        ValueError: wrong shape, NaN/Inf, ``window`` not a positive odd int.
+
+    Example:
+        >>> temporal_smooth(torch.tensor([0.0, 3.0, 0.0, 0.0]).view(4, 1, 1), window=3).flatten()
+        tensor([1.5000, 1.0000, 1.0000, 0.0000])
+    """
+    check_floating(maps, "maps")
+    check_ndim(maps, "maps", (3, 4), "(t, h, w) or (b, t, h, w)")
+    check_finite(maps, "maps")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd int (a centred window), got {window!r}")
+    if window == 1:
+        return maps
+    batched = maps if maps.ndim == 4 else maps[None]
+    h, w = batched.shape[-2:]
+    series = rearrange(batched, "b t h w -> b (h w) t")
+    pooled = F.avg_pool1d(
+        series, kernel_size=window, stride=1, padding=window // 2, count_include_pad=False
+    )
+    out = rearrange(pooled, "b (h w) t -> b t h w", h=h, w=w)
+    return out if maps.ndim == 4 else out[0]
+
+
+def sparsify(maps: Tensor, factor: float = 3.0) -> Tensor:
+    """Keep only values at or above ``factor x mean`` of each map; the rest become 0 (SPEC §5).
+
+    Args:
+        maps: ``(..., h, w)`` non-negative maps.
+        factor: threshold as a multiple of each map's spatial mean (default 3).
+
+    Returns:
+        Same shape and dtype; a constant map is left as is when ``factor <= 1`` and set to 0
+        when ``factor > 1`` (no value reaches the threshold).
+
+    Raises:
+        TypeError: non-float maps.
+        ValueError: fewer than 2 dims, NaN/Inf.
+
+    Example:
+        >>> sparsify(torch.tensor([[0.0, 0.1], [0.2, 1.0]]), factor=2.0)
+        tensor([[0., 0.],
+                [0., 1.]])
+    """
+    check_floating(maps, "maps")
+    if maps.ndim < 2:
+        raise ValueError(f"maps must have shape (..., h, w), got {tuple(maps.shape)}")
+    check_finite(maps, "maps")
+    threshold = factor * maps.mean(dim=(-2, -1), keepdim=True)
+    return maps.masked_fill(maps < threshold, 0.0)
