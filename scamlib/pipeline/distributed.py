@@ -1,0 +1,80 @@
+"""Process-group helpers: one code path for a single process and for ``torchrun``.
+
+Under ``torchrun --nproc_per_node N`` every process trains a DistributedDataParallel replica on
+its share of the batches, and the per-frame stages (CAM extraction, prediction) handle every
+N-th item, so the union of the files the ranks write equals what one process writes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DistEnv", "barrier", "init_distributed", "shard"]
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    """Where this process stands: its rank, the world size and its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``"auto"``/None picks CUDA when available, else CPU; anything else is used as given."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available here")
+    return dev
+
+
+def init_distributed(device: str | None = "auto") -> DistEnv:
+    """Join the process group that ``torchrun`` set up, or stay a single process.
+
+    Uses NCCL on CUDA and gloo on CPU. Each CUDA rank takes the GPU of its ``LOCAL_RANK``.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    base = resolve_device(device)
+    if world <= 1:
+        return DistEnv(device=base)
+    rank = int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    if base.type == "cuda":
+        torch.cuda.set_device(local)
+        base = torch.device("cuda", local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if base.type == "cuda" else "gloo")
+    return DistEnv(rank=rank, world_size=world, local_rank=local, device=base)
+
+
+def barrier(env: DistEnv) -> None:
+    """Wait for every rank (no-op for a single process)."""
+    if env.distributed and dist.is_initialized():
+        dist.barrier()
+
+
+def shard(items: Sequence, env: DistEnv) -> Sequence:
+    """This rank's share of ``items``: every ``world_size``-th one, starting at ``rank``.
+
+    Example:
+        >>> list(shard(range(7), DistEnv(rank=1, world_size=3)))
+        [1, 4]
+    """
+    return items[env.rank :: env.world_size]
