@@ -1,0 +1,191 @@
+"""AUC-Judd, shuffled AUC and AUC-Borji against numpy loops and hand-worked cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from scamlib.metrics import auc_borji, auc_judd, auc_shuffled
+
+from . import reference as ref
+
+# 3 x 3 map, fixations at the 0.9 and the 0.4 pixel.
+MAP = [[0.9, 0.1, 0.2], [0.3, 0.8, 0.4], [0.5, 0.6, 0.7]]
+
+
+def _fix(*cells, shape=(3, 3)):
+    f = torch.zeros(shape, dtype=torch.bool)
+    for r, c in cells:
+        f[r, c] = True
+    return f
+
+
+def _random_case(rng, b=4, h=9, w=11, n_fix=6):
+    pred = rng.random((b, h, w))
+    fix = np.zeros((b, h, w), dtype=bool)
+    for k in range(b):
+        fix[k].flat[rng.choice(h * w, n_fix, replace=False)] = True
+    return pred, fix
+
+
+def test_auc_judd_hand_worked_without_ties():
+    # minmax: values (v - 0.1) / 0.8; P = 9, N = 2; fixated 0.9 -> 1 and 0.4 -> 0.375.
+    # i=1: thr 1,     #{S>=thr}=1, tp=1/2, fp=(1-1)/7=0
+    # i=2: thr 0.375, #{S>=thr}=6 (0.9,0.8,0.4,0.5,0.6,0.7), tp=1, fp=(6-2)/7=4/7
+    # trapz over (0,0),(0,.5),(4/7,1),(1,1): 0 + 4/7*(1.5)/2 + 3/7*2/2 = 6/14 + 3/7 = 6/7
+    got = auc_judd(torch.tensor(MAP), _fix((0, 0), (1, 2)), jitter=False)
+    assert got.item() == pytest.approx(6 / 7, abs=1e-12)
+
+
+def test_auc_judd_hand_worked_with_ties():
+    # map with a tie: both fixated pixels hold 0.5, and one other pixel too.
+    # S = [[.5,0,0],[0,.5,0],[.5,0,1]] -> minmax unchanged; fixations at (0,0) and (1,1).
+    # i=1: thr .5, #{S>=.5}=4 (three .5 and the 1), tp=1/2, fp=(4-1)/7=3/7
+    # i=2: thr .5, same count 4, tp=1,   fp=(4-2)/7=2/7   (ties are not merged)
+    # trapz: (0,0)->(3/7,.5): 3/7*.5/2=3/28; (3/7,.5)->(2/7,1): -1/7*1.5/2=-3/28;
+    #        (2/7,1)->(1,1): 5/7*2/2=5/7  => 5/7
+    s = torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.5, 0.0, 1.0]])
+    got = auc_judd(s, _fix((0, 0), (1, 1)), jitter=False)
+    assert got.item() == pytest.approx(5 / 7, abs=1e-12)
+
+
+def test_auc_judd_matches_numpy_loop(dtype, device):
+    rng = np.random.default_rng(1)
+    pred, fix = _random_case(rng)
+    pred[1, :3] = pred[1, 0, 0]  # ties, also on fixated pixels
+    fix[1, 0, :2] = True
+    got = auc_judd(torch.tensor(pred, dtype=dtype, device=device), torch.tensor(fix), False)
+    rounded = torch.tensor(pred, dtype=dtype).double().numpy()
+    want = [ref.auc_judd(rounded[k], fix[k]) for k in range(len(pred))]
+    np.testing.assert_allclose(got.cpu().numpy(), want, atol=1e-9)
+    assert got.device.type == device.type
+
+
+def test_auc_judd_jitter_uses_generator_noise():
+    rng = np.random.default_rng(2)
+    pred, fix = _random_case(rng, b=2)
+    pred = np.round(pred, 1)  # many ties that the jitter breaks
+    g = torch.Generator().manual_seed(5)
+    noise = torch.rand(pred.shape, generator=g).double().numpy() * 1e-7  # float32 draws
+    got = auc_judd(
+        torch.tensor(pred), torch.tensor(fix), generator=torch.Generator().manual_seed(5)
+    )
+    want = [ref.auc_judd(pred[k], fix[k], noise[k]) for k in range(2)]
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-9)
+
+
+def test_auc_judd_nan_cases():
+    s = torch.tensor(MAP)
+    assert math.isnan(auc_judd(s, _fix()).item())
+    assert math.isnan(auc_judd(torch.ones(3, 3), _fix((0, 0)), jitter=False).item())
+    assert 0 <= auc_judd(torch.ones(3, 3), _fix((0, 0))).item() <= 1  # jitter breaks the tie
+
+
+def test_auc_shuffled_deterministic_when_other_is_small():
+    # K = min(N, M) = M: every split takes all of `other`, so the score is one ROC.
+    rng = np.random.default_rng(3)
+    pred, fix = _random_case(rng, n_fix=8)
+    other = np.zeros_like(fix)
+    for k in range(len(pred)):
+        other[k].flat[rng.choice(np.flatnonzero(~fix[k].ravel()), 5, replace=False)] = True
+    got = auc_shuffled(torch.tensor(pred), torch.tensor(fix), torch.tensor(other), n_splits=3)
+    want = [
+        ref.step_auc(
+            ref.minmax(pred[k].ravel())[fix[k].ravel()],
+            ref.minmax(pred[k].ravel())[other[k].ravel()],
+        )
+        for k in range(len(pred))
+    ]
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+
+
+def test_auc_shuffled_hand_worked():
+    # minmax(MAP) fixated values 1 and .375; other = the pixels holding .1 (->0) and .8 (->.875).
+    # thresholds 1, .9, ..., 0: tp = 1/2 for t in (.375, 1], 1 for t <= .3 (t=.4 -> .5);
+    # fp = 0 for t > .875 (t=1,.9), 1/2 for .1 <= t <= .8, 1 for t = 0.
+    # points (0,0),(0,.5)x2,(.5,.5)x5 [t=.8...,.4],(.5,1)x3 [t=.3,.2,.1],(1,1)[t=0],(1,1)
+    # area: .5*.5 (0->.5 at height .5) + .5*1 (.5->1 at height 1) = .75
+    other = _fix((0, 1), (1, 1))
+    got = auc_shuffled(torch.tensor(MAP), _fix((0, 0), (1, 2)), other, n_splits=4)
+    assert got.item() == pytest.approx(0.75, abs=1e-12)
+
+
+def test_auc_shuffled_sampling_matches_numpy_loop_on_average():
+    rng = np.random.default_rng(4)
+    pred, fix = _random_case(rng, b=2, n_fix=5)
+    other = rng.random(fix.shape) < 0.4
+    g = torch.Generator().manual_seed(0)
+    got = auc_shuffled(torch.tensor(pred), torch.tensor(fix), torch.tensor(other), 3000, 0.1, g)
+    want = [ref.auc_shuffled(pred[k], fix[k], other[k], 3000, rng=rng) for k in range(2)]
+    np.testing.assert_allclose(got.numpy(), want, atol=0.01)
+
+
+def test_auc_borji_sampling_matches_numpy_loop_on_average():
+    rng = np.random.default_rng(5)
+    pred, fix = _random_case(rng, b=2, n_fix=5)
+    g = torch.Generator().manual_seed(0)
+    got = auc_borji(torch.tensor(pred), torch.tensor(fix), 3000, 0.1, g)
+    want = [ref.auc_borji(pred[k], fix[k], 3000, rng=rng) for k in range(2)]
+    np.testing.assert_allclose(got.numpy(), want, atol=0.01)
+
+
+@pytest.mark.parametrize("metric", ["shuffled", "borji"])
+def test_random_aucs_reproducible_under_a_seed(metric):
+    rng = np.random.default_rng(6)
+    pred, fix = _random_case(rng, n_fix=7)
+    other = rng.random(fix.shape) < 0.5
+
+    def run(seed):
+        g = torch.Generator().manual_seed(seed)
+        p, f = torch.tensor(pred), torch.tensor(fix)
+        if metric == "shuffled":
+            return auc_shuffled(p, f, torch.tensor(other), n_splits=20, generator=g)
+        return auc_borji(p, f, n_splits=20, generator=g)
+
+    assert torch.equal(run(3), run(3))
+    assert not torch.equal(run(3), run(4))
+
+
+def test_random_aucs_nan_and_constant_cases():
+    s, none = torch.tensor(MAP), _fix()
+    assert math.isnan(auc_shuffled(s, none, _fix((0, 1))).item())
+    assert math.isnan(auc_shuffled(s, _fix((0, 0)), none).item())  # empty other map
+    assert math.isnan(auc_borji(s, none).item())
+    assert not math.isnan(auc_borji(s, _fix((0, 0))).item())  # MIT: one fixation is enough
+    # constant map: MATLAB's minmax gives NaN, every comparison is false -> diagonal ROC
+    assert auc_shuffled(torch.ones(3, 3), _fix((0, 0)), _fix((0, 1))).item() == 0.5
+    assert auc_borji(torch.ones(3, 3), _fix((0, 0))).item() == 0.5
+
+
+def test_all_aucs_lie_in_unit_interval_and_batch_equals_single():
+    rng = np.random.default_rng(7)
+    pred, fix = _random_case(rng, b=5)
+    other = torch.tensor(rng.random(fix.shape) < 0.3)
+    p, f = torch.tensor(pred), torch.tensor(fix)
+    scores = [
+        auc_judd(p, f),
+        auc_shuffled(p, f, other, 10, generator=torch.Generator().manual_seed(0)),
+        auc_borji(p, f, 10, generator=torch.Generator().manual_seed(0)),
+    ]
+    for s in scores:
+        assert s.shape == (5,) and bool(((s >= 0) & (s <= 1)).all())
+    batched = auc_judd(p, f, jitter=False)
+    single = torch.stack([auc_judd(p[k], f[k], jitter=False) for k in range(5)])
+    assert torch.equal(batched, single)
+
+
+def test_bad_inputs_raise():
+    s = torch.tensor(MAP)
+    with pytest.raises(ValueError, match="same shape"):
+        auc_judd(s, torch.zeros(2, 3, dtype=torch.bool))
+    with pytest.raises(TypeError, match="pred"):
+        auc_judd(s.long(), _fix((0, 0)))
+    with pytest.raises(ValueError, match="NaN"):
+        auc_borji(torch.full((3, 3), math.nan), _fix((0, 0)))
+    with pytest.raises(ValueError, match="n_splits"):
+        auc_shuffled(s, _fix((0, 0)), _fix((0, 1)), n_splits=0)
+    with pytest.raises(ValueError, match="step"):
+        auc_borji(s, _fix((0, 0)), step=0.0)

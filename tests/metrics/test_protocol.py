@@ -1,0 +1,206 @@
+"""STAViS protocol: MATLAB imresize / blur rules, shuffled negatives, evaluate and its tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from scamlib.metrics import cc, imresize, nss, postprocess
+from scamlib.metrics.protocol import combine_splits, evaluate, shuffled_other
+
+from . import reference as ref
+
+
+def test_imresize_hand_worked_upscale():
+    # [0, 1] -> 4 samples, scale 2: output 1 reads u = 1/2 + 1/4 = .75 with taps at -1..2
+    # (1-based): cubic(1.75)=-.0234375, cubic(.75)=.2265625, cubic(.25)=.8671875,
+    # cubic(1.25)=-.0703125. Mirroring sends -1 -> 2 and 0 -> 1, so
+    # out_1 = (.2265625 + .8671875) * 0 + (-.0234375 - .0703125) * 1 = -.09375
+    out = imresize(torch.tensor([[0.0, 1.0]], dtype=torch.float64), (1, 4))
+    torch.testing.assert_close(
+        out, torch.tensor([[-0.09375, 0.203125, 0.796875, 1.09375]], dtype=torch.float64)
+    )
+
+
+def test_imresize_reproduces_a_ramp_away_from_the_borders():
+    # Keys' cubic (a = -1/2) reproduces linear functions: interior output x sits at u = x/2 + 1/4.
+    ramp = torch.arange(1.0, 11.0, dtype=torch.float64)[None]
+    out = imresize(ramp, (1, 20))[0]
+    x = torch.arange(1, 21, dtype=torch.float64)
+    torch.testing.assert_close(out[3:-3], (x / 2 + 0.25)[3:-3])
+
+
+def test_imresize_downscale_7_to_3_centre_of_a_ramp():
+    # scale 3/7: output 2 reads u = 14/3 - 2/3 = 4, the centre; weights symmetric, the two
+    # mirrored taps (0 -> 1, 8 -> 7) change 0*w + 8*w into 1*w + 7*w: still 4.
+    out = imresize(torch.arange(1.0, 8.0, dtype=torch.float64)[None], (1, 3))
+    assert out[0, 1].item() == pytest.approx(4.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"), [((7, 10), (3, 4)), ((3, 4), (8, 9)), ((6, 5), (4, 11))]
+)
+def test_imresize_matches_matlab_rule_loop(shape, size):
+    img = np.random.default_rng(0).random(shape)
+    got = imresize(torch.tensor(img), size)
+    np.testing.assert_allclose(got.numpy(), ref.imresize(img, size), atol=1e-12)
+
+
+def test_imresize_constant_stays_constant_and_batches():
+    out = imresize(torch.full((2, 7, 10), 0.25, dtype=torch.float64), (3, 4))
+    torch.testing.assert_close(out, torch.full((2, 3, 4), 0.25, dtype=torch.float64))
+
+
+def test_postprocess_matches_matlab_rule_loop():
+    rng = np.random.default_rng(1)
+    pred = rng.random((2, 9, 12)) * 1.2 - 0.1  # out-of-range values get clipped
+    got = postprocess(torch.tensor(pred), (14, 7))
+    want = np.stack([ref.postprocess(p, (14, 7)) for p in pred])
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+    # blur alone, on a map smaller than the 13 x 13 kernel (padding mirrored more than once)
+    small = rng.random((5, 4))
+    np.testing.assert_allclose(
+        postprocess(torch.tensor(small)).numpy(), ref.postprocess(small), atol=1e-12
+    )
+
+
+def test_postprocess_constant_map_becomes_half():
+    out = postprocess(torch.zeros(3, 6, 8), (5, 9))
+    torch.testing.assert_close(out, torch.full((3, 5, 9), 0.5))
+
+
+def test_shuffled_other_is_union_minus_own_fixations():
+    f = torch.tensor([[[1, 0, 0]], [[0, 1, 0]], [[1, 0, 1]]], dtype=torch.bool)
+    want = torch.tensor([[[0, 1, 1]], [[1, 0, 1]], [[0, 1, 0]]], dtype=torch.bool)
+    assert torch.equal(shuffled_other(f), want)
+    assert torch.equal(shuffled_other(f, 2), want[2])
+
+
+class FakeDataset:
+    """Two videos of 3 and 2 frames; frame 2 of video 'b' has no fixations."""
+
+    def __init__(self, h=10, w=14):
+        rng = np.random.default_rng(2)
+        self.items = []
+        for video, frames in (("a", 3), ("b", 2)):
+            for t in range(1, frames + 1):
+                fix = rng.random((h, w)) < 0.08
+                if video == "b" and t == 2:
+                    fix[:] = False
+                density = ref.imfilter_symmetric(fix.astype(float), ref.gaussian_kernel(1.0))
+                self.items.append(
+                    {
+                        "density": torch.tensor(density / max(density.max(), 1e-9)),
+                        "fixations": torch.tensor(fix),
+                        "video": video,
+                        "frame_index": t,
+                        "fps": 25.0,
+                    }
+                )
+        self.preds = [torch.tensor(rng.random((6, 8))) for _ in self.items]
+
+    def pred_of(self, item):
+        keys = [(i["video"], i["frame_index"]) for i in self.items]
+        return self.preds[keys.index((item["video"], item["frame_index"]))]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def fixation_union(self, video):
+        return torch.stack([i["fixations"] for i in self.items if i["video"] == video]).any(0)
+
+
+def test_evaluate_scores_frames_and_averages_videos(tmp_path):
+    ds = FakeDataset()
+    result = evaluate(
+        lambda item: ds.pred_of(item),
+        ds,
+        batch_size=2,
+        metrics=("CC", "NSS", "sAUC"),
+        seed=0,
+        dtype=torch.float64,
+    )
+    rows = result.frames.to_dict()
+    assert [(r["video"], r["frame_index"]) for r in rows] == [
+        ("a", 1),
+        ("a", 2),
+        ("a", 3),
+        ("b", 1),
+        ("b", 2),
+    ]
+    for row, item, pred in zip(rows, ds.items, ds.preds):
+        m = torch.tensor(ref.postprocess(pred.numpy(), (10, 14)))
+        want_cc = ref.cc(m.numpy(), item["density"].numpy())
+        assert row["CC"] == pytest.approx(want_cc, abs=1e-10, nan_ok=True)
+        want_nss = ref.nss(m.numpy(), item["fixations"].numpy())
+        assert row["NSS"] == pytest.approx(want_nss, abs=1e-10, nan_ok=True)
+    videos = {v["video"]: v for v in result.videos.to_dict()}
+    assert videos["b"]["NSS"] == pytest.approx(rows[3]["NSS"])  # the NaN frame is dropped
+    assert videos["a"]["CC"] == pytest.approx(np.mean([r["CC"] for r in rows[:3]]))
+    assert result.summary["CC"] == pytest.approx((videos["a"]["CC"] + videos["b"]["CC"]) / 2)
+    again = evaluate(
+        lambda item: ds.pred_of(item), ds, batch_size=2, metrics=("sAUC",), dtype=torch.float64
+    )
+    np.testing.assert_array_equal([r["sAUC"] for r in again.frames.rows], [r["sAUC"] for r in rows])
+    result.to_csv(tmp_path / "out")
+    assert (tmp_path / "out" / "videos.csv").read_text().splitlines()[0].startswith("video,frames")
+    loaded = json.loads(result.to_json(tmp_path / "r.json").read_text())
+    assert loaded["frames"][4]["NSS"] is None  # NaN written as null
+
+
+def test_evaluate_reads_prediction_images(tmp_path):
+    ds = FakeDataset()
+    for item, pred in zip(ds.items, ds.preds):
+        folder = tmp_path / item["video"]
+        folder.mkdir(exist_ok=True)
+        u8 = np.round(pred.numpy() * 255).astype(np.uint8)
+        Image.fromarray(np.stack([u8, u8 // 2, u8 // 3], -1)).save(
+            folder / f"img_{item['frame_index']:05d}.png"
+        )
+    result = evaluate(tmp_path, ds, metrics=("CC",), dtype=torch.float64)
+    first = np.round(ds.preds[0].numpy() * 255) / 255
+    want = ref.cc(ref.postprocess(first, (10, 14)), ds.items[0]["density"].numpy())
+    assert result.frames.rows[0]["CC"] == pytest.approx(want, abs=1e-10)
+    (tmp_path / "b" / "img_00002.png").unlink()
+    with pytest.raises(FileNotFoundError, match=r"img_00002\.png"):
+        evaluate(tmp_path, ds, metrics=("CC",))
+
+
+def test_combine_splits_averages_summaries():
+    ds = FakeDataset()
+    one = evaluate(lambda item: ds.pred_of(item), ds, metrics=("CC",))
+    two = evaluate(lambda item: -ds.pred_of(item), ds, metrics=("CC",))
+    both = combine_splits({"1": one, "2": two})
+    assert both.summary["CC"] == pytest.approx((one.summary["CC"] + two.summary["CC"]) / 2)
+    assert len(both.frames) == 2 * len(one.frames) and both.frames.columns[0] == "split"
+
+
+def test_evaluate_rejects_bad_arguments():
+    ds = FakeDataset()
+    with pytest.raises(ValueError, match="unknown metric"):
+        evaluate(lambda item: ds.preds[0], ds, metrics=("AUC",))
+    with pytest.raises(TypeError, match="fixation_union"):
+        evaluate(lambda item: ds.preds[0], [ds.items[0]])
+    with pytest.raises(TypeError, match="predictions"):
+        evaluate(3, ds)
+
+
+def test_metrics_on_postprocessed_maps_agree_with_direct_calls(device):
+    ds = FakeDataset()
+    maps = postprocess(torch.stack(ds.preds).to(device), (10, 14))
+    dens = torch.stack([i["density"] for i in ds.items]).to(device)
+    fix = torch.stack([i["fixations"] for i in ds.items]).to(device)
+    res = evaluate(
+        lambda item: ds.pred_of(item), ds, metrics=("CC", "NSS"), device=device, dtype=torch.float64
+    )
+    np.testing.assert_allclose([r["CC"] for r in res.frames.rows], cc(maps, dens).cpu(), atol=1e-12)
+    np.testing.assert_allclose(
+        [r["NSS"] for r in res.frames.rows], nss(maps, fix).cpu(), atol=1e-12
+    )
