@@ -1,0 +1,176 @@
+"""Readers and writers of single files: JPEG/PNG frames, ``.mat`` fixation maps, atomic writes.
+
+Every reader wraps the decoder's own exception into a :class:`~scamlib.data.DataError` that
+names the file, so a corrupt file in a ``DataLoader`` worker is reported with its path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as nnf
+from PIL import Image
+from torch import Tensor
+
+from scamlib._validation import as_size
+
+from ._errors import DataError, missing
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "atomic_dir",
+    "atomic_file",
+    "normalize",
+    "read_fixation_mat",
+    "read_gray",
+    "read_rgb",
+    "resize_frames",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _open_image(path: Path, mode: str) -> np.ndarray:
+    if not path.is_file():
+        raise missing(path, "image")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.asarray(img.convert(mode))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{path}: not a decodable image ({exc})") from exc
+
+
+def read_rgb(path: str | os.PathLike) -> Tensor:
+    """Read an image file as a ``(3, h, w)`` float tensor in ``[0, 1]`` (raw, un-normalised).
+
+    Raises:
+        DataError: the file is missing or cannot be decoded (the message names it).
+    """
+    arr = _open_image(Path(path), "RGB")
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def read_gray(path: str | os.PathLike) -> Tensor:
+    """Read an image file as a ``(h, w)`` float tensor in ``[0, 1]`` (e.g. an ``eyeMap`` JPEG).
+
+    Raises:
+        DataError: the file is missing or cannot be decoded.
+    """
+    arr = _open_image(Path(path), "L")
+    return torch.from_numpy(arr.copy()).float().div_(255.0)
+
+
+def read_fixation_mat(path: str | os.PathLike, key: str = "eyeMap") -> Tensor:
+    """Read a binary fixation map from a MATLAB file as a ``(h, w)`` bool tensor.
+
+    Reads MATLAB v5 files with :func:`scipy.io.loadmat` and v7.3 (HDF5) files with ``h5py``
+    (transposed back to row-major). Non-zero entries are fixations.
+
+    Raises:
+        DataError: missing file, undecodable file, no variable ``key``, or not a 2-D array.
+    """
+    import scipy.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise missing(path, "fixation map")
+    arr: np.ndarray | None = None
+    try:
+        data = scipy.io.loadmat(path, variable_names=[key])
+        arr = data.get(key)
+    except NotImplementedError:  # MATLAB v7.3 is HDF5
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                arr = np.asarray(f[key]).T if key in f else None
+        except OSError as exc:
+            raise DataError(f"{path}: not a readable MAT file ({exc})") from exc
+    except Exception as exc:  # scipy raises MatReadError, ValueError, OSError, ...
+        raise DataError(f"{path}: not a readable MAT file ({exc})") from exc
+    if arr is None:
+        raise DataError(f"{path}: expected a variable {key!r}, found none")
+    arr = np.asarray(arr)
+    if arr.ndim != 2:
+        raise DataError(f"{path}: variable {key!r} must be 2-D, got shape {arr.shape}")
+    return torch.from_numpy(arr != 0)
+
+
+def resize_frames(frames: Tensor, size: int | Sequence[int] | None) -> Tensor:
+    """Resize ``(... , 3, h, w)`` frames to ``size`` with antialiased bilinear interpolation.
+
+    ``size`` is an int (square) or ``(H, W)``; ``None`` returns the input unchanged.
+
+    Example:
+        >>> resize_frames(torch.zeros(2, 3, 8, 6), (4, 3)).shape
+        torch.Size([2, 3, 4, 3])
+    """
+    if size is None:
+        return frames
+    h, w = as_size(size, "size")
+    if tuple(frames.shape[-2:]) == (h, w):
+        return frames
+    lead = frames.shape[:-3]
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    out = nnf.interpolate(flat, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    return out.clamp_(0.0, 1.0).reshape(*lead, *out.shape[-3:])
+
+
+def normalize(frames: Tensor) -> Tensor:
+    """ImageNet normalisation of ``(..., 3, h, w)`` frames in ``[0, 1]``.
+
+    Example:
+        >>> normalize(torch.full((3, 1, 1), 0.485))[0].abs().item() < 1e-6
+        True
+    """
+    mean = torch.tensor(IMAGENET_MEAN, dtype=frames.dtype).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=frames.dtype).view(3, 1, 1)
+    return (frames - mean) / std
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
+    )
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    If another process finished ``path`` first, the temporary copy is discarded.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
