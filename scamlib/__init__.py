@@ -3,10 +3,43 @@
 Video category tags become pseudo-fixation maps through selective class activation mapping
 (SCAM, SCAM+); student networks (STA, STA+) learn from them and predict fixations for any video
 with sound. See the README and the API docs for a tour.
+
+The building blocks of :mod:`scamlib.nn` are re-exported here, so
+``from scamlib import SCAMPlus`` works; the subpackages hold the rest.
 """
 
-from . import functional
+from . import data, functional, losses, metrics, models, nn, pipeline, viz
+from .nn import (
+    SCAM,
+    AudioSwitch,
+    CAMHead,
+    ConservativeGCN,
+    FixationRefineLayer,
+    SAFuse,
+    SCAMPlus,
+    STAFuse,
+    STFuse,
+)
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__", "functional"]
+__all__ = [
+    "SCAM",
+    "AudioSwitch",
+    "CAMHead",
+    "ConservativeGCN",
+    "FixationRefineLayer",
+    "SAFuse",
+    "SCAMPlus",
+    "STAFuse",
+    "STFuse",
+    "__version__",
+    "data",
+    "functional",
+    "losses",
+    "metrics",
+    "models",
+    "nn",
+    "pipeline",
+    "viz",
+]
