@@ -6,11 +6,8 @@ names the file, so a corrupt file in a ``DataLoader`` worker is reported with it
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +23,6 @@ from ._errors import DataError, missing
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "atomic_dir",
-    "atomic_file",
     "normalize",
     "read_fixation_mat",
     "read_gray",
@@ -136,41 +131,3 @@ def normalize(frames: Tensor) -> Tensor:
     mean = torch.tensor(IMAGENET_MEAN, dtype=frames.dtype).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=frames.dtype).view(3, 1, 1)
     return (frames - mean) / std
-
-
-@contextlib.contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
-    )
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; rename it onto ``path`` if the block succeeds.
-
-    If another process finished ``path`` first, the temporary copy is discarded.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        try:
-            os.rename(tmp, path)
-        except OSError:
-            if not path.is_dir():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

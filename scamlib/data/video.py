@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from scamlib._fs import atomic_dir, atomic_path
+
 from ._errors import DataError, missing
-from ._io import atomic_dir, atomic_file
 
 __all__ = ["decode_mp4", "frame_name"]
 
@@ -110,6 +111,6 @@ def decode_mp4(path: str | os.PathLike, out_dir: str | os.PathLike, fps: float, 
     except av.error.FFmpegError as exc:
         raise DataError(f"{path}: not a decodable video ({exc})") from exc
     wav = out_dir / "audio" / f"{name}.wav"
-    with atomic_file(wav) as tmp_wav:
+    with atomic_path(wav, suffix=".wav") as tmp_wav:
         sf.write(str(tmp_wav), np.clip(samples, -1, 1), rate, subtype="PCM_16", format="WAV")
     return k - 1

@@ -7,16 +7,17 @@ applies both by default; each is a pure op here.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
-from .._validation import check_finite, check_floating, check_ndim
+from .._validation import check_finite, check_floating, check_ndim, check_tensor
 
 __all__ = ["sparsify", "temporal_smooth"]
 
 
-def temporal_smooth(maps: Tensor, window: int = 5) -> Tensor:
+def temporal_smooth(maps: Tensor, window: int = 5, valid: Tensor | None = None) -> Tensor:
     """Centred moving average of per-frame maps over time (SPEC §5).
 
     Frame ``t`` becomes the mean of frames ``t - r .. t + r`` (``r = window // 2``) that exist:
@@ -26,6 +27,10 @@ def temporal_smooth(maps: Tensor, window: int = 5) -> Tensor:
     Args:
         maps: ``(t, h, w)`` maps of one video, or ``(b, t, h, w)`` for ``b`` videos.
         window: odd number of frames (default 5); 1 returns the input unchanged.
+        valid: optional ``(t,)`` or ``(b, t)`` bool mask of the frames that have a map (e.g.
+            SCAM's ``valid``): the others are treated like frames outside the video, so they
+            neither enter their neighbours' averages nor dilute them. A frame with no valid
+            frame in its window becomes 0.
 
     Returns:
         Smoothed maps, same shape and dtype.
@@ -37,20 +42,37 @@ def temporal_smooth(maps: Tensor, window: int = 5) -> Tensor:
     Example:
         >>> temporal_smooth(torch.tensor([0.0, 3.0, 0.0, 0.0]).view(4, 1, 1), window=3).flatten()
         tensor([1.5000, 1.0000, 1.0000, 0.0000])
+        >>> ok = torch.tensor([True, True, False, True])
+        >>> temporal_smooth(torch.tensor([0.0, 3.0, 9.0, 0.0]).view(4, 1, 1), 3, ok).flatten()
+        tensor([1.5000, 1.5000, 1.5000, 0.0000])
     """
     check_floating(maps, "maps")
     check_ndim(maps, "maps", (3, 4), "(t, h, w) or (b, t, h, w)")
     check_finite(maps, "maps")
     if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
         raise ValueError(f"window must be a positive odd int (a centred window), got {window!r}")
+    batched = maps if maps.ndim == 4 else maps[None]
+    if valid is not None:
+        check_tensor(valid, "valid")
+        if valid.dtype != torch.bool or tuple(valid.shape) != tuple(maps.shape[:-2]):
+            raise ValueError(
+                f"valid must be a bool tensor of shape {tuple(maps.shape[:-2])}, got "
+                f"{valid.dtype} {tuple(valid.shape)}"
+            )
     if window == 1:
         return maps
-    batched = maps if maps.ndim == 4 else maps[None]
     h, w = batched.shape[-2:]
-    series = rearrange(batched, "b t h w -> b (h w) t")
-    pooled = F.avg_pool1d(
-        series, kernel_size=window, stride=1, padding=window // 2, count_include_pad=False
-    )
+    pad = window // 2
+    if valid is None:
+        series = rearrange(batched, "b t h w -> b (h w) t")
+        pooled = F.avg_pool1d(series, window, stride=1, padding=pad, count_include_pad=False)
+    else:
+        # Masked mean: window sums of the valid maps over window counts of valid frames.
+        mask = (valid if maps.ndim == 4 else valid[None]).to(maps.dtype)
+        series = rearrange(batched * mask[..., None, None], "b t h w -> b (h w) t")
+        sums = F.avg_pool1d(series, window, stride=1, padding=pad, count_include_pad=True)
+        counts = F.avg_pool1d(mask[:, None], window, stride=1, padding=pad, count_include_pad=True)
+        pooled = torch.where(counts > 0, sums / counts.clamp_min(1e-12), torch.zeros_like(sums))
     out = rearrange(pooled, "b (h w) t -> b t h w", h=h, w=w)
     return out if maps.ndim == 4 else out[0]
 

@@ -7,6 +7,7 @@ it stopped, and a changed setting re-runs only the stages it affects.
 
 from .config import DEFAULT_DATASETS, DataConfig, PipelineConfig, TrainConfig, load_config, profile
 from .distributed import DistEnv, init_distributed, shard
+from .reproduce import reproduce
 from .runner import Context, RunError, Stage, run_stages
 from .store import StageStore, stage_key
 
@@ -23,6 +24,7 @@ __all__ = [
     "init_distributed",
     "load_config",
     "profile",
+    "reproduce",
     "run_stages",
     "shard",
     "stage_key",

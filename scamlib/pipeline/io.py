@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+
+from scamlib._fs import atomic_path
 
 __all__ = [
     "atomic_path",
@@ -32,26 +32,6 @@ __all__ = [
     "write_map_png",
     "write_text",
 ]
-
-
-@contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
-
-    On an exception the temporary file is removed and ``target`` is left untouched.
-    ``suffix`` keeps the extension for writers that infer the format from the name.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 def _write_with(target: str | os.PathLike, write: Callable[[Path], None], suffix: str = "") -> Path:

@@ -22,7 +22,7 @@ from .config import TrainConfig
 from .distributed import DistEnv, barrier
 from .io import atomic_path, load_checkpoint, save_checkpoint
 
-__all__ = ["fit", "load_weights", "to_device"]
+__all__ = ["fit", "load_weights", "progress_bar", "to_device"]
 
 StepFn = Callable[[nn.Module, Mapping[str, Any]], Tensor]
 
@@ -129,7 +129,7 @@ def fit(
     if cfg.max_steps_per_epoch is not None:
         per_epoch = min(per_epoch, cfg.max_steps_per_epoch)
     t0 = time.perf_counter()
-    bar = _progress(
+    bar = progress_bar(
         total=cfg.epochs * per_epoch,
         initial=start_epoch * per_epoch,
         desc=desc,
@@ -193,7 +193,8 @@ def fit(
     return summary
 
 
-def _progress(total: int, initial: int, desc: str, enabled: bool):
+def progress_bar(total: int, initial: int, desc: str, enabled: bool):
+    """A tqdm bar (or None when disabled): the progress display of every long stage."""
     if not enabled:
         return None
     from tqdm.auto import tqdm

@@ -56,3 +56,27 @@ def test_nan_rejected():
         temporal_smooth(x)
     with pytest.raises(ValueError, match="maps holds"):
         sparsify(x)
+
+
+def test_masked_smooth_matches_naive_loop():
+    gen = torch.Generator().manual_seed(3)
+    maps = torch.rand(2, 9, 3, 4, generator=gen, dtype=torch.float64)
+    valid = torch.rand(2, 9, generator=gen) > 0.4
+    out = temporal_smooth(maps, 5, valid=valid)
+    for b in range(2):
+        for t in range(9):
+            near = [s for s in range(max(0, t - 2), min(9, t + 3)) if valid[b, s]]
+            want = maps[b, near].mean(0) if near else torch.zeros(3, 4, dtype=torch.float64)
+            torch.testing.assert_close(out[b, t], want)
+
+
+def test_all_valid_mask_equals_unmasked():
+    maps = torch.rand(6, 2, 2)
+    torch.testing.assert_close(
+        temporal_smooth(maps, 3, valid=torch.ones(6, dtype=torch.bool)), temporal_smooth(maps, 3)
+    )
+
+
+def test_mask_shape_is_checked():
+    with pytest.raises(ValueError, match="valid must be a bool tensor of shape"):
+        temporal_smooth(torch.rand(6, 2, 2), 3, valid=torch.ones(5, dtype=torch.bool))

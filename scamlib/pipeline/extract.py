@@ -1,0 +1,172 @@
+"""Running trained networks over the training set, one event row at a time.
+
+The pseudo-fixation stages all share one shape of work: run some networks over every frame of
+the training set in order, and when all frames of an event row are through, turn them into
+that row's outputs (PNG maps and a small work file). Rows are the unit of resumption and of
+sharding: a row whose work file exists is finished (the file is written last, atomically) and
+is skipped; under ``torchrun`` each rank takes every ``world_size``-th row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from scamlib.functional import minmax
+
+from .distributed import shard
+from .io import atomic_path, write_map_png
+from .runner import Context
+from .train import progress_bar, to_device
+
+__all__ = [
+    "classify",
+    "for_each_row",
+    "load_row",
+    "resize_maps",
+    "save_row",
+    "work_file",
+    "write_maps",
+]
+
+
+def classify(name: str, net: torch.nn.Module, batch: Mapping[str, Any], switch=None):
+    """``(logits, class_maps)`` of classification net ``name`` on a training batch.
+
+    ``name`` is ``s``, ``st``, ``sa`` or one of their ``+`` versions; the S / SA nets see the
+    middle frame of the batch's clips, the ST nets the whole clip. ``switch`` (an
+    :class:`~scamlib.nn.AudioSwitch`) gates the SA+ nets' audio (target and MG nodes).
+    """
+    frames, audio = batch["frames"], batch.get("audio")
+    mid = frames[:, frames.shape[1] // 2]
+    if name == "s":
+        return net(mid)
+    if name == "st":
+        return net(frames)
+    if name == "sa":
+        return net(mid, audio)
+    if name == "s+":
+        return net(mid, batch["mg_frames"])
+    if name == "st+":
+        return net(frames, batch["mg_frames"])
+    if name == "sa+":
+        mg_frames, mg_audio = batch["mg_frames"], batch["mg_audio"]
+        gate = mg_gate = None
+        if switch is not None:
+            with torch.no_grad():
+                gate = switch(mid, audio).gate
+                b, n = mg_frames.shape[:2]
+                mg_gate = switch(mg_frames.flatten(0, 1), mg_audio.flatten(0, 1)).gate.view(b, n)
+        return net(mid, audio, mg_frames, mg_audio, gate, mg_gate)
+    raise ValueError(f"unknown classification net {name!r}")
+
+
+def resize_maps(maps: Tensor, size: Sequence[int], normalize: bool = False) -> Tensor:
+    """``(..., h, w)`` maps bilinearly resized to ``size`` (then min-max normalised if asked)."""
+    size = (int(size[0]), int(size[1]))
+    if tuple(maps.shape[-2:]) != size:
+        lead = maps.shape[:-2]
+        flat = maps.reshape(-1, 1, *maps.shape[-2:]).float()
+        maps = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)
+        maps = maps.reshape(*lead, *size)
+    return minmax(maps) if normalize else maps
+
+
+def write_maps(
+    out: Path, stage: str, row: int, frame_indices: Sequence[int], maps: Tensor, frame_size
+) -> None:
+    """Write ``maps`` ``(n, h, w)`` as ``pseudo/<stage>/<row>/<k:05d>.png`` at ``frame_size``."""
+    full = resize_maps(maps, frame_size).clamp(0, 1)
+    for k, m in zip(frame_indices, full, strict=True):
+        write_map_png(out / "pseudo" / stage / str(row) / f"{int(k):05d}.png", m)
+
+
+def work_file(ctx: Context, stage: str, row: int) -> Path:
+    """``<out>/work/<stage>/<row:05d>.pt``: a row's intermediate tensors (its done marker)."""
+    return ctx.path("work", stage, f"{row:05d}.pt")
+
+
+def save_row(ctx: Context, stage: str, row: int, tensors: Mapping[str, Tensor]) -> None:
+    """Write a row's work file atomically (the last write of a row)."""
+    path = work_file(ctx, stage, row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in tensors.items()}, tmp)
+
+
+def load_row(ctx: Context, stage: str, row: int) -> dict[str, Tensor]:
+    """Read a row's work file.
+
+    Raises:
+        FileNotFoundError: the row was never finished (its stage did not complete).
+    """
+    path = work_file(ctx, stage, row)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing work file of row {row} of stage {stage}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def for_each_row(
+    ctx: Context,
+    dataset: Dataset,
+    rows: Mapping[int, list[int]],
+    stage: str,
+    batch_fn: Callable[[dict[str, Any]], dict[str, Tensor]],
+    row_fn: Callable[[int, list[int], dict[str, Tensor]], None],
+    *,
+    batch_size: int,
+    desc: str,
+) -> int:
+    """Run ``batch_fn`` over the items of this rank's unfinished rows, then ``row_fn`` per row.
+
+    Args:
+        dataset: indexed by the item indices of ``rows``.
+        rows: ``{row: item indices in frame order}``.
+        stage: the work-file stage (a row with a work file is skipped).
+        batch_fn: collated batch (on the device) -> ``{name: (b, ...) tensor}``.
+        row_fn: ``(row, item indices, {name: (n, ...) tensor on CPU})``; must end with
+            :func:`save_row` for ``stage``.
+
+    Returns:
+        The number of rows this rank processed.
+    """
+    todo = [r for r in shard(sorted(rows), ctx.env) if not work_file(ctx, stage, r).is_file()]
+    order = [i for r in todo for i in rows[r]]
+    if not order:
+        return 0
+    loader = DataLoader(
+        Subset(dataset, order), batch_size=batch_size, num_workers=ctx.cfg.num_workers
+    )
+    pending: list[dict[str, Tensor]] = []
+    row_iter = iter(todo)
+    row = next(row_iter)
+    need = len(rows[row])
+    bar = progress_bar(len(order), 0, desc, ctx.progress and ctx.env.is_main)
+    with torch.inference_mode():
+        for batch in loader:
+            result = batch_fn(to_device(batch, ctx.env.device))
+            out = {k: v.detach().float().cpu() for k, v in result.items()}
+            start = 0
+            size = len(next(iter(out.values())))
+            while start < size:
+                take = min(need, size - start)
+                pending.append({k: v[start : start + take] for k, v in out.items()})
+                start += take
+                need -= take
+                if need == 0:
+                    joined = {k: torch.cat([p[k] for p in pending]) for k in pending[0]}
+                    row_fn(row, rows[row], joined)
+                    pending = []
+                    row = next(row_iter, None)
+                    need = len(rows[row]) if row is not None else 0
+            if bar is not None:
+                bar.update(size)
+    if bar is not None:
+        bar.close()
+    return len(todo)
