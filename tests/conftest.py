@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One intra-op thread per xdist worker: with -n 2 on two cores, two workers each spinning
+    # two OpenMP threads run the pipeline tests several times slower than one thread each.
+    torch.set_num_threads(1)
 
 REFERENCE_DATA = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
 

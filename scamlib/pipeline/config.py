@@ -111,7 +111,10 @@ class PipelineConfig:
         amp: mixed precision on CUDA.
         num_workers: DataLoader workers per process.
         clip_frames: frames per ST clip (3 in the papers).
-        coarse / fine / switch / mg / student: training settings per stage.
+        coarse / fine / switch / mg / student: training settings per stage (``student``: the
+            STA net).
+        student_plus: training of the STA+ nets, which start from the trained STA net's
+            weights.
         lam: ``lambda`` of Eqs. 2 and 8.
         box_factor: coarse-box threshold as a multiple of the mean (Sec. 3.2: 2).
         n_mg: multi-granularity nodes per C-GCN (n = 2).
@@ -139,6 +142,7 @@ class PipelineConfig:
     switch: TrainConfig = TrainConfig()
     mg: TrainConfig = TrainConfig()
     student: TrainConfig = TrainConfig()
+    student_plus: TrainConfig = TrainConfig()
     lam: float = 1e-4
     box_factor: float = 2.0
     n_mg: int = 2
@@ -191,11 +195,12 @@ def profile(name: str, **changes: Any) -> PipelineConfig:
             coarse=TrainConfig(epochs=3, batch_size=16, lr=2e-3, image_size=64),
             fine=TrainConfig(epochs=3, batch_size=16, lr=2e-3, image_size=64),
             switch=TrainConfig(epochs=2, batch_size=16, lr=2e-3, image_size=64),
-            mg=TrainConfig(
-                epochs=1, batch_size=8, lr=1e-3, image_size=64, max_steps_per_epoch=20
-            ),
+            mg=TrainConfig(epochs=1, batch_size=8, lr=1e-3, image_size=64, max_steps_per_epoch=20),
             student=TrainConfig(
                 epochs=3, batch_size=8, lr=2e-3, image_size=64, max_steps_per_epoch=40
+            ),
+            student_plus=TrainConfig(
+                epochs=1, batch_size=4, lr=1e-3, image_size=64, max_steps_per_epoch=40
             ),
             eval_splits=20,
             quality_stride=2,
@@ -214,6 +219,7 @@ def profile(name: str, **changes: Any) -> PipelineConfig:
             switch=TrainConfig(epochs=5, batch_size=20, lr=1e-3, image_size=256, **sgd),
             mg=TrainConfig(epochs=5, batch_size=16, lr=1e-3, image_size=256, **sgd),
             student=TrainConfig(epochs=5, batch_size=3, lr=5e-5, image_size=356, **sgd),
+            student_plus=TrainConfig(epochs=5, batch_size=3, lr=5e-5, image_size=356, **sgd),
         )
     else:
         raise ValueError(f"profile must be 'quick' or 'paper', got {name!r}")

@@ -176,13 +176,14 @@ def dataset_splits(root: Path, dataset: str) -> list[int | None]:
     Raises:
         RunError: no test fold list at all.
     """
-    splits = [s for s in (1, 2, 3) if fold_list_path(root, dataset, "test", s).is_file()]
+    lists = root / "fold_lists"
+    splits = [s for s in (1, 2, 3) if fold_list_path(lists, dataset, "test", s).is_file()]
     if splits:
         return splits
-    if fold_list_path(root, dataset, "test", None).is_file():
+    if fold_list_path(lists, dataset, "test", None).is_file():
         return [None]
     raise RunError(
-        f"no test fold list for dataset {dataset!r} under {root / 'fold_lists'} (expected "
+        f"no test fold list for dataset {dataset!r} under {lists} (expected "
         f"{dataset}_list_test_1_fps.txt ... or {dataset}_list_test_fps.txt)"
     )
 

@@ -665,7 +665,10 @@ def _run_students(ctx: Context) -> dict:
                 pred = model(batch["frames"], batch["audio"], batch["mg_frames"], batch["mg_audio"])
                 return sta_plus_loss(pred, batch["targets"], valid=batch["valid"])
 
-        summary = _fit(ctx, net, data, step, cfg.student, "train", variant)
+        tcfg = cfg.student if kind is None else cfg.student_plus
+        if tcfg.image_size != cfg.student.image_size:
+            raise RunError("student_plus.image_size must equal student.image_size")
+        summary = _fit(ctx, net, data, step, tcfg, "train", variant)
         if kind is None:
             sta_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         if ctx.env.is_main:
@@ -718,8 +721,7 @@ def _run_predict(ctx: Context) -> dict:
     written = 0
     for db in _datasets(ctx):
         sets = {
-            split: predictor.open_dataset(root, db, split)
-            for split in dataset_splits(root, db)
+            split: predictor.open_dataset(root, db, split) for split in dataset_splits(root, db)
         }
         jobs = [(split, v) for split, ds in sets.items() for v in ds.videos]
         seen: set[str] = set()
@@ -814,7 +816,8 @@ def build_stages(cfg=None) -> list[Stage]:
               ("work/pgt", *pseudo("pgt")), _run_pgt),
         Stage("pseudo_quality", _settings("eval_splits", "quality_stride"), ("pgt",), (),
               _run_pseudo_quality),
-        Stage("students", _settings(*_MODEL, "student", "n_mg", "cgcn_steps", "t_d", "t_r"),
+        Stage("students", _settings(*_MODEL, "student", "student_plus", "n_mg", "cgcn_steps",
+                                    "t_d", "t_r"),
               ("pgt",), ("checkpoints/train", "checkpoints/students"), _run_students),
         Stage("predict", _test_settings, ("students",), ("predictions",), _run_predict),
         Stage("evaluate", _settings("eval_splits"), ("predict",), (), _run_evaluate),
