@@ -1,26 +1,39 @@
-"""Speed of the STAViS evaluation path: scamlib vs a per-frame numpy loop vs pysaliency.
+"""Speed of the STAViS evaluation path: scamlib vs pysaliency vs a per-frame numpy loop.
 
 Synthetic data: ``--frames`` ground-truth frames of 360 x 640 with 1-60 fixations each, grouped
-into videos of ``--video-length`` frames, and predictions of 224 x 384. Timed:
+into videos of ``--video-length`` frames, and predictions of 224 x 384 (issue 3). Timed, each
+``--repeats`` times, the implementations interleaved within every repeat (the machine may be
+shared: interleaving exposes all of them to the same load), medians reported:
 
-* scamlib, full protocol (post-process + MATLAB resize + AUC-J, SIM, s-AUC, CC, NSS) through
-  :func:`scamlib.metrics.evaluate`, on CPU and on CUDA when present;
-* scamlib, the five metrics alone on maps already at 360 x 640;
-* a straightforward per-frame numpy implementation (the loops of ``tests/metrics/reference.py``
-  for the metrics, ``scipy.ndimage`` blur and per-frame resize matrices);
-* pysaliency's per-frame ``AUC_Judd``-style ROC, sAUC, NSS, CC, SIM on the same maps, run in a
-  separate Python (pysaliency needs numpy < 2.4) given by ``--pysaliency-python`` or
-  ``$SCAMLIB_PYSALIENCY_PYTHON``; skipped with a message when absent.
+* ``scamlib protocol``: :func:`scamlib.metrics.evaluate` end to end (post-process, MATLAB
+  resize, AUC-J, SIM, s-AUC, CC, NSS, per-video tables) on ``--device``;
+* ``scamlib <metric>``: each public metric alone on maps already at 360 x 640, in batches of
+  ``--batch-size``, and ``scamlib postprocess`` (blur + resize) alone;
+* ``pysaliency <metric>``: pysaliency's per-frame metrics on the same resized maps (AUC-Judd and
+  s-AUC through ``pysaliency.roc.general_roc``, ``NSS``, ``CC``, ``SIM``), in a separate Python
+  given by ``--pysaliency-python`` or ``$SCAMLIB_PYSALIENCY_PYTHON`` (pysaliency needs
+  numpy < 2.4 and setuptools < 81); skipped with a message when absent;
+* ``numpy <metric>`` / ``numpy protocol``: a straightforward per-frame numpy implementation (the
+  loops of ``tests/metrics/reference.py``; ``scipy.ndimage`` blur and per-axis resize matrices)
+  on ``--numpy-frames`` frames.
+
+The ratio column divides by the pysaliency figure of the same metric; the protocol rows divide
+by pysaliency's five metrics together (pysaliency does no post-processing or resizing, so the
+protocol ratio is conservative). pysaliency and numpy run single-threaded; torch is limited to
+``--threads`` threads (default 1, the fair comparison; 0 keeps torch's default).
 
 Run from the repository root::
 
-    python benchmarks/bench_metrics.py --frames 500 --pysaliency-python /tmp/pysal-venv/bin/python
+    python benchmarks/bench_metrics.py --pysaliency-python /tmp/pysal-venv/bin/python
+    python benchmarks/bench_metrics.py --quick            # a smoke run, a minute or less
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,32 +53,51 @@ from tests.metrics import reference as ref  # noqa: E402
 
 GT = (360, 640)
 PRED = (224, 384)
+METRICS = ("AUC_J", "SIM", "sAUC", "CC", "NSS")
 
 PYSALIENCY_WORKER = r"""
-import sys, time, numpy as np
+import json, sys, time
+import numpy as np
 from pysaliency.metrics import CC, NSS, SIM
 from pysaliency.roc import general_roc
+
 data = np.load(sys.argv[1])
 maps, dens, fix, other = data["maps"], data["dens"], data["fix"], data["other"]
-start = time.perf_counter()
-for k in range(len(maps)):
-    s = maps[k].astype(float)
-    ys, xs = np.nonzero(fix[k])
-    pos = s[ys, xs]
-    general_roc(pos, s[~fix[k]], judd=1)                      # AUC-Judd
-    general_roc(pos, s[other[k]], judd=0)                     # shuffled AUC
-    NSS(s, xs, ys).mean()
-    CC(s, dens[k])
-    SIM(s, dens[k])
-print(len(maps) / (time.perf_counter() - start))
+frames = [(maps[k].astype(float), dens[k], fix[k], other[k]) for k in range(len(maps))]
+points = [np.nonzero(f) for _, _, f, _ in frames]
+
+
+def run(name):
+    for (s, d, f, o), (ys, xs) in zip(frames, points):
+        if name == "AUC_J":
+            general_roc(s[ys, xs], s[~f], judd=1)
+        elif name == "sAUC":
+            general_roc(s[ys, xs], s[o], judd=0)
+        elif name == "NSS":
+            NSS(s, xs, ys).mean()
+        elif name == "CC":
+            CC(s, d)
+        else:
+            SIM(s, d)
+
+
+out = {}
+for name in ("AUC_J", "SIM", "sAUC", "CC", "NSS"):
+    start = time.perf_counter()
+    run(name)
+    out[name] = len(frames) / (time.perf_counter() - start)
+out["five"] = 1 / sum(1 / v for v in out.values())
+print(json.dumps(out))
 """
 
 
 def synthesize(frames: int, video_length: int, seed: int = 0):
+    """Predictions, densities, fixation maps and video names of a synthetic test set."""
     rng = np.random.default_rng(seed)
-    low = rng.random((frames, 12, 20))
-    preds = np.stack([ref.imresize(x, PRED) for x in low[:2]])  # smooth-ish templates
-    preds = np.clip(preds[rng.integers(0, 2, frames)] + 0.3 * rng.random((frames, *PRED)), 0, 1)
+    low = rng.random((2, 12, 20))
+    templates = np.stack([ref.imresize(x, PRED) for x in low])  # smooth-ish templates
+    noise = 0.3 * rng.random((frames, *PRED))
+    preds = np.clip(templates[rng.integers(0, 2, frames)] + noise, 0, 1)
     fix = np.zeros((frames, *GT), dtype=bool)
     for k in range(frames):
         n = int(rng.integers(1, 61))
@@ -82,6 +114,9 @@ class InMemory:
     def __init__(self, dens, fix, videos):
         self.dens, self.fix, self.videos = torch.from_numpy(dens), torch.from_numpy(fix), videos
         self.start = {v: videos.index(v) for v in videos}
+        self.union = {
+            v: self.fix[[i for i, u in enumerate(videos) if u == v]].any(0) for v in self.start
+        }
 
     def __len__(self):
         return len(self.videos)
@@ -97,149 +132,202 @@ class InMemory:
         }
 
     def fixation_union(self, video):
-        idx = [i for i, v in enumerate(self.videos) if v == video]
-        return self.fix[idx].any(0)
+        return self.union[video]
 
 
 def others_of(fix, videos):
+    """The s-AUC negatives of every frame: its video's fixations minus its own."""
     other = np.zeros_like(fix)
     for v in dict.fromkeys(videos):
         idx = [i for i, u in enumerate(videos) if u == v]
-        union = fix[idx].any(0)
-        other[idx] = union[None] & ~fix[idx]
+        other[idx] = fix[idx].any(0)[None] & ~fix[idx]
     return other
 
 
-def bench_scamlib(preds, dens, fix, videos, device, dtype, batch_size):
-    ds = InMemory(dens, fix, videos)
-    p = torch.from_numpy(preds)
-    evaluate(lambda item: p[0], InMemory(dens[:2], fix[:2], videos[:2]), device=device)  # warm
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def time_protocol(preds, ds, device, dtype) -> float:
+    """Frames per second of :func:`evaluate` over the whole synthetic set."""
+    p = torch.from_numpy(preds)
+    index = {(v, i - ds.start[v] + 1): i for i, v in enumerate(ds.videos)}
+    sync(device)
     start = time.perf_counter()
-    keys = {(v, i - ds.start[v] + 1): i for i, v in enumerate(videos)}
     evaluate(
-        lambda item: p[keys[(item["video"], item["frame_index"])]],
+        lambda item: p[index[(item["video"], item["frame_index"])]],
         ds,
+        metrics=METRICS,
         device=device,
         dtype=dtype,
-        batch_size=batch_size,
     )
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     return len(preds) / (time.perf_counter() - start)
 
 
-def bench_scamlib_metrics(maps, dens, fix, other, batch_size):
-    m, d, f, o = (torch.from_numpy(x) for x in (maps, dens, fix, other))
-    g = torch.Generator().manual_seed(0)
-    start = time.perf_counter()
-    for a in range(0, len(m), batch_size):
-        sl = slice(a, a + batch_size)
-        auc_judd(m[sl], f[sl], generator=g)
-        auc_shuffled(m[sl], f[sl], o[sl], generator=g)
-        nss(m[sl], f[sl])
-        cc(m[sl], d[sl])
-        sim(m[sl], d[sl])
-    return len(m) / (time.perf_counter() - start)
+def time_scamlib_metrics(preds, maps, dens, fix, other, device, batch) -> dict[str, float]:
+    """Frames per second of each public metric (and of the post-processing) alone."""
+    m, d, f, o = (torch.from_numpy(x).to(device) for x in (maps, dens, fix, other))
+    p = torch.from_numpy(preds).to(device)
+    g = torch.Generator(device=device).manual_seed(0)
+    calls = {
+        "postprocess": lambda sl: postprocess(p[sl], GT),
+        "AUC_J": lambda sl: auc_judd(m[sl], f[sl], generator=g),
+        "SIM": lambda sl: sim(m[sl], d[sl]),
+        "sAUC": lambda sl: auc_shuffled(m[sl], f[sl], o[sl], generator=g),
+        "CC": lambda sl: cc(m[sl], d[sl]),
+        "NSS": lambda sl: nss(m[sl], f[sl]),
+    }
+    out = {}
+    for name, call in calls.items():
+        sync(device)
+        start = time.perf_counter()
+        for a in range(0, len(m), batch):
+            call(slice(a, a + batch))
+        sync(device)
+        out[name] = len(m) / (time.perf_counter() - start)
+    return out
 
 
-def numpy_protocol_maps(preds):
+def time_numpy(preds, maps, dens, fix, other) -> dict[str, float]:
+    """Frames per second of the per-frame numpy loops (post-processing and each metric)."""
     rows = np.stack([ref.resize_1d(e, GT[0]) for e in np.eye(PRED[0])], 1)
     cols = np.stack([ref.resize_1d(e, GT[1]) for e in np.eye(PRED[1])], 1)
     kernel = ref.gaussian_kernel(2.0)
-    out = []
-    start = time.perf_counter()
-    for p in preds.astype(np.float64):
-        x = np.clip(p, 0, 1)
+    rng = np.random.default_rng(0)
+
+    def post(k):
+        x = np.clip(preds[k].astype(np.float64), 0, 1)
         x = (x - x.min()) / (x.max() - x.min())
         x = ndimage.correlate(x, kernel, mode="reflect")  # scipy 'reflect' = MATLAB 'symmetric'
-        out.append(rows @ x @ cols.T)
-    return np.stack(out), time.perf_counter() - start
+        return rows @ x @ cols.T
+
+    calls = {
+        "postprocess": post,
+        "AUC_J": lambda k: ref.auc_judd(maps[k], fix[k], rng.random(GT) * 1e-7),
+        "SIM": lambda k: ref.sim(maps[k], dens[k]),
+        "sAUC": lambda k: ref.auc_shuffled(maps[k], fix[k], other[k], 100, rng=rng),
+        "CC": lambda k: ref.cc(maps[k], dens[k]),
+        "NSS": lambda k: ref.nss(maps[k], fix[k]),
+    }
+    out = {}
+    for name, call in calls.items():
+        start = time.perf_counter()
+        for k in range(len(preds)):
+            call(k)
+        out[name] = len(preds) / (time.perf_counter() - start)
+    out["protocol"] = 1 / sum(1 / out[n] for n in ("postprocess", *METRICS))
+    return out
 
 
-def bench_numpy_metrics(maps, dens, fix, other, frames):
-    rng = np.random.default_rng(0)
-    start = time.perf_counter()
-    for k in range(frames):
-        ref.auc_judd(maps[k], fix[k], rng.random(maps[k].shape) * 1e-7)
-        ref.auc_shuffled(maps[k], fix[k], other[k], 100, rng=rng)
-        ref.nss(maps[k], fix[k])
-        ref.cc(maps[k], dens[k])
-        ref.sim(maps[k], dens[k])
-    return time.perf_counter() - start
+def time_pysaliency(python: str, path: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [python, "-c", PYSALIENCY_WORKER, str(path)], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--video-length", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument(
-        "--numpy-frames", type=int, default=50, help="frames for the slow per-frame numpy loop"
-    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32, help="maps per public-metric call")
+    parser.add_argument("--numpy-frames", type=int, default=20)
     parser.add_argument("--pysaliency-frames", type=int, default=100)
     parser.add_argument("--pysaliency-python", default=os.environ.get("SCAMLIB_PYSALIENCY_PYTHON"))
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda, or all (the CPU and CUDA when present)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
+    parser.add_argument("--quick", action="store_true", help="100 frames, 2 repeats")
     args = parser.parse_args()
+    if args.quick:
+        args.frames, args.repeats = min(args.frames, 100), min(args.repeats, 2)
+        args.numpy_frames, args.pysaliency_frames = min(args.numpy_frames, 5), 50
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == "all":
+        devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    else:
+        devices = [args.device]
+    devices = [torch.device(d) for d in devices]
+    for d in devices:
+        if d.type == "cuda" and not torch.cuda.is_available():
+            raise SystemExit("--device cuda: no CUDA device available")
 
     preds, dens, fix, videos = synthesize(args.frames, args.video_length)
-    print(
-        f"{args.frames} frames, GT {GT}, predictions {PRED}, torch threads "
-        f"{torch.get_num_threads()}"
-    )
-    results = {}
-    for dtype in (torch.float64, torch.float32):
-        name = f"scamlib protocol cpu {str(dtype)[6:]}"
-        results[name] = bench_scamlib(
-            preds, dens, fix, videos, torch.device("cpu"), dtype, args.batch_size
-        )
-    if torch.cuda.is_available():
-        results["scamlib protocol cuda float64"] = bench_scamlib(
-            preds, dens, fix, videos, torch.device("cuda"), torch.float64, args.batch_size
-        )
-
+    ds = InMemory(dens, fix, videos)
     maps = postprocess(torch.from_numpy(preds).double(), GT).numpy()
     other = others_of(fix, videos)
-    results["scamlib metrics-only cpu"] = bench_scamlib_metrics(
-        maps, dens, fix, other, args.batch_size
-    )
     nf = min(args.numpy_frames, args.frames)
-    np_maps, t_post = numpy_protocol_maps(preds[:nf])
-    t_metrics = bench_numpy_metrics(np_maps, dens, fix, other, nf)
-    results["numpy per-frame protocol"] = nf / (t_post + t_metrics)
-    results["numpy per-frame metrics-only"] = nf / t_metrics
-
-    if args.pysaliency_python and Path(args.pysaliency_python).exists():
-        npf = min(args.pysaliency_frames, args.frames)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "data.npz"
-            np.savez(
-                path,
-                maps=maps[:npf].astype(np.float32),
-                dens=dens[:npf],
-                fix=fix[:npf],
-                other=other[:npf],
-            )
-            out = subprocess.run(
-                [args.pysaliency_python, "-c", PYSALIENCY_WORKER, str(path)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-        results["pysaliency per-frame metrics-only"] = float(out.stdout.strip().splitlines()[-1])
-    else:
+    npf = min(args.pysaliency_frames, args.frames)
+    python = args.pysaliency_python
+    have_pysaliency = bool(python) and Path(python).exists()
+    print(
+        f"{args.frames} frames, ground truth {GT}, predictions {PRED}; torch "
+        f"{torch.__version__}, {torch.get_num_threads()} thread(s); median of {args.repeats} "
+        f"interleaved repeats; pysaliency on {npf} frames, numpy loops on {nf}"
+    )
+    if not have_pysaliency:
         print(
-            "pysaliency skipped: pass --pysaliency-python or set SCAMLIB_PYSALIENCY_PYTHON "
-            "to a Python with pysaliency installed"
+            "pysaliency skipped: pass --pysaliency-python or set SCAMLIB_PYSALIENCY_PYTHON to a "
+            "Python with pysaliency installed (numpy < 2.4, setuptools < 81)"
         )
 
-    base = results.get("pysaliency per-frame metrics-only")
-    for name, fps in results.items():
-        ratio = f"  x{fps / base:6.1f} vs pysaliency" if base else ""
-        print(f"{name:38s} {fps:9.1f} frames/s{ratio}")
+    # warm-up: caches of the banded operators, allocator, lazy imports
+    for d in devices:
+        warm = InMemory(dens[:4], fix[:4], videos[:4])
+        time_protocol(preds[:4], warm, d, torch.float32)
+        time_scamlib_metrics(preds[:4], maps[:4], dens[:4], fix[:4], other[:4], d, 4)
+
+    runs: dict[str, list[float]] = {}
+
+    def record(name: str, fps: float) -> None:
+        runs.setdefault(name, []).append(fps)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data.npz"
+        np.savez(
+            data,
+            maps=maps[:npf].astype(np.float32),
+            dens=dens[:npf],
+            fix=fix[:npf],
+            other=other[:npf],
+        )
+        for _ in range(args.repeats):
+            for d in devices:
+                record(f"scamlib protocol {d.type}", time_protocol(preds, ds, d, torch.float32))
+                each = time_scamlib_metrics(preds, maps, dens, fix, other, d, args.batch_size)
+                for name, fps in each.items():
+                    record(f"scamlib {name} {d.type}", fps)
+            if have_pysaliency:
+                for name, fps in time_pysaliency(python, data).items():
+                    record(f"pysaliency {name}", fps)
+            for name, fps in time_numpy(preds[:nf], maps, dens, fix, other).items():
+                record(f"numpy {name}", fps)
+
+    median = {name: statistics.median(v) for name, v in runs.items()}
+    base = {name: median.get(f"pysaliency {name}") for name in (*METRICS, "five")}
+    print(f"\n{'':34s} {'frames/s':>10s} {'spread':>8s} {'vs pysaliency':>14s}")
+    order = ["protocol", "postprocess", *METRICS]
+    rows = [f"scamlib {n} {d.type}" for d in devices for n in order]
+    rows += [f"pysaliency {n}" for n in (*METRICS, "five")]
+    rows += [f"numpy {n}" for n in order]
+    for name in rows:
+        if name not in median:
+            continue
+        metric = name.split()[1]
+        ref_fps = base.get("five" if metric == "protocol" else metric)
+        ratio = f"x{median[name] / ref_fps:8.1f}" if ref_fps else ""
+        spread = (max(runs[name]) - min(runs[name])) / median[name] if len(runs[name]) > 1 else 0
+        print(f"{name:34s} {median[name]:10.1f} {100 * spread:7.0f}% {ratio:>14s}")
+    if base["five"]:
+        print(
+            "\nprotocol rows: ratio to pysaliency's five metrics per frame (without its "
+            "post-processing and resizing, which pysaliency does not do)"
+        )
 
 
 if __name__ == "__main__":

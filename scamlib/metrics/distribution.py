@@ -8,25 +8,25 @@ ground-truth size; internals run in float64 on the input's device; results are 0
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
 from .._validation import check_same_shape
-from ._common import EPS, as_mask_rows, as_rows, finish, mit_minmax
+from ._common import EPS, Positions, Rows, Workspace, as_maps, as_mask_rows, finish, scratch
 
 __all__ = ["cc", "kld", "nss", "sim"]
 
 
-def _constant(rows: Tensor) -> Tensor:
-    """``(b,)`` bool: rows whose values are all equal."""
-    return rows.amax(dim=1) == rows.amin(dim=1)
+def _pair(name: str, pred: Tensor, density: Tensor) -> Tensor:
+    """Check a prediction / density pair and score metric ``name`` on it (chunked)."""
+    from ._engine import score_maps
 
-
-def _pair(pred: Tensor, density: Tensor) -> tuple[Tensor, Tensor, bool]:
-    s, batched = as_rows(pred, "pred")
+    maps, batched = as_maps(pred, "pred")
     check_same_shape(density, pred, "density", "pred")
-    g, _ = as_rows(density, "density")
-    return s, g.to(s.device), batched
+    dens, _ = as_maps(density, "density")
+    return finish(score_maps(name, maps, density=dens.to(maps.device)), batched)
 
 
 def nss(pred: Tensor, fixations: Tensor) -> Tensor:
@@ -55,19 +55,28 @@ def nss(pred: Tensor, fixations: Tensor) -> Tensor:
         >>> nss(torch.tensor([[0.0, 1.0], [0.0, 1.0]]), fix)
         tensor(0.8660, dtype=torch.float64)
     """
-    s, batched = as_rows(pred, "pred")
+    from ._engine import score_maps
+
+    maps, batched = as_maps(pred, "pred")
     fix = as_mask_rows(fixations, "fixations", pred, "pred")
-    return finish(_nss_rows(s, fix), batched)
+    return finish(score_maps("NSS", maps, fixations=fix), batched)
 
 
-def _nss_rows(s: Tensor, fix: Tensor) -> Tensor:
-    """:func:`nss` on checked ``(b, p)`` float64 rows and bool masks."""
-    mean = s.mean(dim=1)
-    std = s.std(dim=1)
-    n = fix.sum(dim=1)
-    fixated_sum = torch.linalg.vecdot(s, fix.to(s.dtype))
+def _nss_finish(
+    total: Tensor, css: Tensor, constant: Tensor, fixated: Tensor, fix: Positions
+) -> Tensor:
+    """NSS from the row sums, centred sums of squares (:attr:`Rows.css`) and fixated values.
+
+    ``mean = sum / P``, ``std = sqrt(css / (P - 1))``; the fixated values are listed in
+    ``fix`` order, each fixated pixel once.
+    """
+    p = fix.p
+    n = fix.counts
+    mean = total / p
+    std = torch.sqrt(css / (p - 1))
+    fixated_sum = torch.zeros_like(mean).index_add_(0, fix.rows, fixated)
     score = (fixated_sum / n - mean) / std
-    return torch.where((n > 0) & ~_constant(s), score, torch.nan)
+    return torch.where((n > 0) & ~constant, score, torch.nan)
 
 
 def cc(pred: Tensor, density: Tensor) -> Tensor:
@@ -93,25 +102,29 @@ def cc(pred: Tensor, density: Tensor) -> Tensor:
         >>> cc(torch.tensor([[0.0, 1.0], [2.0, 3.0]]), torch.tensor([[1.0, 3.0], [5.0, 7.0]]))
         tensor(1., dtype=torch.float64)
     """
-    s, g, batched = _pair(pred, density)
-    return finish(_cc_rows(s, g), batched)
+    return _pair("CC", pred, density)
 
 
-def _cc_rows(s: Tensor, g: Tensor) -> Tensor:
-    """:func:`cc` on checked ``(b, p)`` float64 rows."""
-    a = s - s.mean(dim=1, keepdim=True)
-    b = g - g.mean(dim=1, keepdim=True)
-    vecdot = torch.linalg.vecdot
-    score = vecdot(a, b) / torch.sqrt(vecdot(a, a) * vecdot(b, b))
-    return torch.where(_constant(s) | _constant(g), torch.nan, score)
+def _cc_cov(s: Rows, g: Rows) -> Tensor:
+    """``(b,)`` ``sum((S - mean S) (G - mean G))`` from the shared row moments.
+
+    ``sum(S G) - sum(S) sum(G) / P``; rows where either map's raw moments cancel badly
+    (:meth:`Rows.ill_conditioned`) are recomputed from the centred values.
+    """
+    p = s.values.shape[1]
+    cov = s.dot(g) - s.sum * g.sum / p
+    bad = s.ill_conditioned() | g.ill_conditioned()
+    if bool(bad.any()):
+        a = s.values[bad] - s.values[bad].mean(dim=1, keepdim=True)
+        c = g.values[bad] - g.values[bad].mean(dim=1, keepdim=True)
+        cov = cov.clone()
+        cov[bad] = (a * c).sum(dim=1)
+    return cov
 
 
-def _sim_normalise(rows: Tensor) -> Tensor:
-    """MIT ``similarity.m``: a map that is not all zero is min-max normalised, then sums to 1."""
-    nonzero = (rows != 0).any(dim=1, keepdim=True)
-    scaled = mit_minmax(rows)
-    scaled = scaled / scaled.sum(dim=1, keepdim=True)
-    return torch.where(nonzero, scaled, rows)
+def _cc_finish(cov: Tensor, css_s: Tensor, css_g: Tensor, constant: Tensor) -> Tensor:
+    """CC from the centred cross and square sums; NaN where either map is constant."""
+    return torch.where(constant, torch.nan, cov / torch.sqrt(css_s * css_g))
 
 
 def sim(pred: Tensor, density: Tensor) -> Tensor:
@@ -140,13 +153,58 @@ def sim(pred: Tensor, density: Tensor) -> Tensor:
         >>> sim(torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([[0.0, 1.0], [0.0, 0.0]]))
         tensor(0.5000, dtype=torch.float64)
     """
-    s, g, batched = _pair(pred, density)
-    return finish(_sim_rows(s, g), batched)
+    return _pair("SIM", pred, density)
 
 
-def _sim_rows(s: Tensor, g: Tensor) -> Tensor:
-    """:func:`sim` on checked ``(b, p)`` float64 rows."""
-    return torch.minimum(_sim_normalise(s), _sim_normalise(g)).sum(dim=1)
+class _SimStats(NamedTuple):
+    """The row statistics SIM needs of one map: minimum, maximum, sum and the pixel count."""
+
+    min: Tensor
+    max: Tensor
+    sum: Tensor
+    p: int
+
+    @staticmethod
+    def of(rows: Rows) -> _SimStats:
+        return _SimStats(rows.min, rows.max, rows.sum, rows.values.shape[1])
+
+    def inverse_mass(self) -> Tensor:
+        """``1 / sum(x - min x)``: the MIT normalisation is ``(x - min) / sum(x - min)``."""
+        return 1 / (self.sum - self.p * self.min)
+
+
+def _sim_excess(s: Rows, g: Rows, ws: Workspace | None = None) -> Tensor:
+    """The one pass of SIM over the pixels: ``sum(max(S - r G, e)) - P e``, see :func:`_sim_finish`.
+
+    With ``a = 1 / sum(S - min S)``, ``c = 1 / sum(G - min G)``, ``r = c / a`` and
+    ``e = min S - r min G``: one pass for ``S - r G``, one clamp and one sum.
+    """
+    ss, gs = _SimStats.of(s), _SimStats.of(g)
+    ratio = gs.inverse_mass() / ss.inverse_mass()
+    e = ss.min - ratio * gs.min
+    d = scratch(ws, "sim", s.values.shape, s.values.dtype, s.values.device)
+    if d.device.type == "cpu":  # one fused pass per row (alpha is a number)
+        for k, r in enumerate(ratio.tolist()):
+            torch.add(s.values[k], g.values[k], alpha=-r, out=d[k])
+    else:
+        torch.mul(g.values, -ratio[:, None], out=d).add_(s.values)
+    return torch.maximum(d, e[:, None], out=d).sum(dim=1) - ss.p * e
+
+
+def _sim_finish(excess: Tensor, s: _SimStats, g: _SimStats) -> Tensor:
+    """SIM from :func:`_sim_excess`: ``1 - a excess``; zero and constant maps handled.
+
+    With the MIT normalisation ``x = a (S - min S)`` and ``y = c (G - min G)`` (min-max, then
+    divided by the sum), ``sum(x) = 1`` and ``SIM = sum(min(x, y)) = 1 - sum(max(x - y, 0))``,
+    and ``max(x - y, 0) = a (max(S - r G, e) - e)``. All-zero maps (kept as zeros by MATLAB)
+    score 0, constant non-zero maps NaN (MATLAB's ``0 / 0``).
+    """
+    score = 1 - s.inverse_mass() * excess
+    zero_s = (s.max == 0) & (s.min == 0)
+    zero_g = (g.max == 0) & (g.min == 0)
+    score = torch.where(zero_s | zero_g, 0.0, score)
+    constant = ((s.max == s.min) & ~zero_s) | ((g.max == g.min) & ~zero_g)
+    return torch.where(constant, torch.nan, score)
 
 
 def kld(pred: Tensor, density: Tensor) -> Tensor:
@@ -175,16 +233,15 @@ def kld(pred: Tensor, density: Tensor) -> Tensor:
         >>> bool(kld(g, g).abs() < 1e-12)
         True
     """
-    s, g, batched = _pair(pred, density)
-    return finish(_kld_rows(s, g), batched)
+    return _pair("KLD", pred, density)
 
 
-def _kld_rows(s: Tensor, g: Tensor) -> Tensor:
+def _kld_rows(s: Rows, g: Rows) -> Tensor:
     """:func:`kld` on checked ``(b, p)`` float64 rows."""
 
-    def normalise(rows: Tensor) -> Tensor:
-        nonzero = (rows != 0).any(dim=1, keepdim=True)
-        return torch.where(nonzero, rows / rows.sum(dim=1, keepdim=True), rows)
+    def normalise(rows: Rows) -> Tensor:
+        total = torch.where(rows.zero, 1.0, rows.sum)
+        return rows.values / total[:, None]
 
-    s, g = normalise(s), normalise(g)
-    return (g * torch.log(EPS + g / (s + EPS))).sum(dim=1)
+    q, r = normalise(s), normalise(g)
+    return (r * torch.log(EPS + r / (q + EPS))).sum(dim=1)

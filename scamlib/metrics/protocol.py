@@ -8,7 +8,9 @@ minus the frame's own. Per-frame NaN scores are dropped, frames are averaged per
 videos per dataset.
 
 Blur and resize are linear and separable, so each axis is one matrix: ``out = A_h x A_w^T``
-with ``A = R B`` (resize after blur). The matrices are built once per size and cached.
+with ``A = R B`` (resize after blur). The matrices are built once per size and cached, and
+applied along their band only (:class:`_Banded`: a gather and a batched matrix product per
+axis instead of two dense products).
 """
 
 from __future__ import annotations
@@ -27,9 +29,8 @@ import torch
 from torch import Tensor
 
 from .._validation import as_size, check_finite, check_floating, check_ndim, check_tensor
-from ..functional import minmax
-from .auc import _auc_borji_rows, _auc_judd_rows, _auc_shuffled_rows
-from .distribution import _cc_rows, _kld_rows, _nss_rows, _sim_rows
+from ._common import Positions, Rows, Workspace, scratch
+from ._engine import Scorer, chunk_rows
 
 __all__ = [
     "ALL_METRICS",
@@ -124,11 +125,134 @@ def _axis_operator(n_in: int, n_out: int | None, sigma: float | None) -> Tensor:
     return op
 
 
-def _apply(x: Tensor, rows: Tensor, columns: Tensor) -> Tensor:
-    """``rows @ x @ columns^T`` on the last two axes, in ``x``'s dtype and device."""
-    rows = rows.to(device=x.device, dtype=x.dtype)
-    columns = columns.to(device=x.device, dtype=x.dtype)
-    return torch.matmul(torch.matmul(rows, x), columns.transpose(0, 1))
+#: Preferred numbers of output samples per block of a banded operator (divisors of the output
+#: size are tried in this order, so the blocks tile the output exactly).
+_BLOCKS = (16, 15, 18, 20, 14, 12, 24, 10, 32)
+
+
+@dataclass(frozen=True)
+class _Banded:
+    """One axis of a separable linear map (blur, resize or both) stored along its band.
+
+    The ``(n_out, n_in)`` matrix has a narrow band (13 blur taps plus 4 to 6 bicubic taps per
+    output sample), so the outputs are cut into ``blocks`` blocks of ``block`` consecutive
+    samples, each reading a window of ``window`` consecutive inputs: ``weight[c]`` is the
+    ``(block, window)`` piece of the matrix that block ``c`` needs and ``index`` lists the
+    inputs of every window. Applying it is one gather and one batched matrix product, about
+    ``window / n_in`` of the dense product's work (a sixth at 384 -> 640).
+    """
+
+    n_out: int
+    block: int
+    window: int
+    index: Tensor  # (blocks * window,) int64
+    weight: Tensor  # (blocks, block, window)
+
+    def to(self, dtype: torch.dtype, device: torch.device) -> _Banded:
+        return _Banded(
+            self.n_out,
+            self.block,
+            self.window,
+            self.index.to(device),
+            self.weight.to(device=device, dtype=dtype),
+        )
+
+
+def _block_size(n_out: int) -> int:
+    if n_out <= max(_BLOCKS):
+        return n_out
+    return next((t for t in _BLOCKS if n_out % t == 0), _BLOCKS[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _banded(n_in: int, n_out: int | None, sigma: float | None) -> _Banded:
+    """:func:`_axis_operator` cut into blocks along its band (float64, CPU; cached)."""
+    op = _axis_operator(n_in, n_out, sigma)
+    rows = op.shape[0]
+    block = _block_size(rows)
+    count = -(-rows // block)
+    padded = torch.zeros(count * block, n_in, dtype=torch.float64)
+    padded[:rows] = op
+    used = (padded != 0).view(count, block, n_in).any(dim=1)  # (count, n_in)
+    position = torch.arange(n_in)
+    first = torch.where(used, position, n_in).amin(dim=1)
+    last = torch.where(used, position, -1).amax(dim=1)
+    window = int((last - first).clamp(min=0).max()) + 1
+    start = torch.minimum(first.clamp(max=n_in - 1), torch.tensor(n_in - window))
+    index = start[:, None] + torch.arange(window)  # (count, window)
+    blocks = padded.view(count, block, n_in)
+    weight = blocks.gather(2, index[:, None, :].expand(count, block, window))
+    return _Banded(rows, block, window, index.reshape(-1), weight)
+
+
+@functools.lru_cache(maxsize=64)
+def _banded_on(
+    n_in: int, n_out: int | None, sigma: float | None, dtype: torch.dtype, device: torch.device
+) -> _Banded:
+    return _banded(n_in, n_out, sigma).to(dtype, device)
+
+
+def _along_rows(x: Tensor, op: _Banded, out: Tensor, ws: Workspace | None = None) -> Tensor:
+    """Apply ``op`` along axis 1 of ``(b, n_in, m)`` ``x`` (any strides) into ``out``.
+
+    ``out`` is ``(b, blocks * block, m)``, contiguous; its first ``n_out`` rows are the result.
+    """
+    b, _, m = x.shape
+    count = op.weight.shape[0]
+    windows = scratch(ws, "rows", (b, count * op.window, m), x.dtype, x.device)
+    torch.index_select(x, 1, op.index, out=windows)
+    windows = windows.view(b, count, op.window, m)
+    torch.matmul(op.weight, windows, out=out.view(b, count, op.block, m))
+    return out
+
+
+def _along_columns(x: Tensor, op: _Banded, ws: Workspace | None = None) -> Tensor:
+    """Apply ``op`` along the last axis of contiguous ``(r, n_in)`` ``x``: ``(r, n_out)``."""
+    r = x.shape[0]
+    count = op.weight.shape[0]
+    windows = scratch(ws, "columns", (r, count * op.window), x.dtype, x.device)
+    torch.index_select(x, 1, op.index, out=windows)
+    windows = windows.view(r, count, op.window).transpose(0, 1)
+    blocks = scratch(ws, "blocks", (count, r, op.block), x.dtype, x.device)
+    torch.bmm(windows, op.weight.transpose(1, 2), out=blocks)
+    out = scratch(ws, "wide", (r, count, op.block), x.dtype, x.device)
+    out.copy_(blocks.transpose(0, 1))
+    return out.view(r, count * op.block)[:, : op.n_out]
+
+
+def _apply(
+    x: Tensor,
+    size: tuple[int | None, int | None],
+    sigma: float | None,
+    ws: Workspace | None = None,
+    out: Tensor | None = None,
+) -> Tensor:
+    """Blur (if ``sigma``) and resize (to ``size``, ``None`` keeps an axis) ``(..., h, w)`` maps.
+
+    ``out = A_h x A_w^T`` with the banded per-axis operators, columns first; dtype and device
+    of ``x``. On the CPU the maps go through in chunks of about
+    :data:`scamlib.metrics._engine.CHUNK_PIXELS` output pixels, each chunk's temporaries in
+    ``ws`` (a private one when not given). ``out``: a ``(b, H', W')`` buffer for the result
+    when ``H'`` is a whole number of blocks (see :func:`_block_size`), else ignored.
+    """
+    *lead, h, w = x.shape
+    flat = x.reshape(-1, h, w)
+    b = flat.shape[0]
+    rows = _banded_on(h, size[0], sigma, x.dtype, x.device)
+    cols = _banded_on(w, size[1], sigma, x.dtype, x.device)
+    height = rows.weight.shape[0] * rows.block  # rows.n_out, rounded up to whole blocks
+    if out is None or height != rows.n_out:
+        out = torch.empty(b, height, cols.n_out, dtype=x.dtype, device=x.device)
+    ws = Workspace() if ws is None else ws
+    chunk = chunk_rows(b, rows.n_out * cols.n_out, x.device)
+    for start in range(0, b, chunk):
+        part = flat[start : start + chunk]
+        n = part.shape[0]
+        wide = _along_columns(part.reshape(n * h, w), cols, ws).reshape(n, h, cols.n_out)
+        _along_rows(wide, rows, out[start : start + n], ws)
+    if height != rows.n_out:
+        out = out[:, : rows.n_out]
+    return out.reshape(*lead, rows.n_out, cols.n_out)
 
 
 def imresize(x: Tensor, size: int | Sequence[int]) -> Tensor:
@@ -160,8 +284,7 @@ def imresize(x: Tensor, size: int | Sequence[int]) -> Tensor:
         raise ValueError(f"x must have shape (..., h, w), got {tuple(x.shape)}")
     check_finite(x, "x")
     out_h, out_w = as_size(size, "size")
-    h, w = x.shape[-2:]
-    return _apply(x, _axis_operator(h, out_h, None), _axis_operator(w, out_w, None))
+    return _apply(x, (out_h, out_w), None)
 
 
 def postprocess(
@@ -198,16 +321,38 @@ def postprocess(
     """
     check_floating(check_tensor(pred, "pred"), "pred")
     check_ndim(pred, "pred", (2, 3), "(h, w) or (b, h, w)")
-    check_finite(pred, "pred")
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
         raise ValueError(f"sigma must be a positive number, got {sigma!r}")
     out_h, out_w = (None, None) if size is None else as_size(size, "size")
-    scaled, valid = minmax(pred.clamp(0.0, 1.0), return_valid=True)
-    valid = valid if pred.ndim == 3 else valid.view(())
-    scaled = torch.where(valid[..., None, None], scaled, 0.5)
-    h, w = pred.shape[-2:]
-    sigma = float(sigma)
-    return _apply(scaled, _axis_operator(h, out_h, sigma), _axis_operator(w, out_w, sigma))
+    out = _postprocess(pred if pred.ndim == 3 else pred[None], (out_h, out_w), float(sigma))
+    return out if pred.ndim == 3 else out[0]
+
+
+def _postprocess(
+    maps: Tensor,
+    size: tuple[int | None, int | None],
+    sigma: float,
+    ws: Workspace | None = None,
+    out: Tensor | None = None,
+) -> Tensor:
+    """:func:`postprocess` of checked ``(b, h, w)`` maps (finiteness checked here)."""
+    # min / max of the raw maps propagate NaN and keep Inf: one finite check for the input,
+    # and clipping commutes with them (min(clip(x)) = clip(min(x)))
+    lo = maps.amin(dim=(1, 2))
+    hi = maps.amax(dim=(1, 2))
+    if not bool((torch.isfinite(lo) & torch.isfinite(hi)).all()):
+        check_finite(maps, "pred")
+    lo, hi = lo.clamp(0.0, 1.0), hi.clamp(0.0, 1.0)
+    span = hi - lo
+    constant = span == 0
+    # minmax to [0, 1]; a constant map becomes 0.5
+    scaled = torch.clamp(
+        maps, 0.0, 1.0, out=scratch(ws, "scaled", maps.shape, maps.dtype, maps.device)
+    )
+    inverse = torch.where(constant, 0.0, 1 / span)
+    offset = torch.where(constant, 0.5, -lo * inverse)
+    scaled = scaled.mul_(inverse[:, None, None]).add_(offset[:, None, None])
+    return _apply(scaled, size, sigma, ws, out)
 
 
 def shuffled_other(video_fixations: Tensor, index: int | Tensor | None = None) -> Tensor:
@@ -473,36 +618,67 @@ def _score_batch(
     n_splits: int,
     step: float,
     jitter: bool,
+    ws: Workspace,
 ) -> list[dict[str, Any]]:
+    """Score a batch of frames of one video (same prediction and ground-truth sizes).
+
+    The fixations of the batch are listed and the s-AUC negatives (the video's fixations minus
+    the frame's own) found once; then, chunk by chunk (a couple of frames on the CPU), the
+    predictions are post-processed and resized and fed with the densities to a
+    :class:`scamlib.metrics._engine.Scorer`, which makes every pass over the pixels while the
+    chunk is in the caches and finishes the metrics once for the batch.
+    """
     items = [item for item, _ in batch]
-    preds = torch.stack([p for _, p in batch]).to(device=device, dtype=dtype)
-    density = torch.stack([torch.as_tensor(i["density"]) for i in items]).to(device, dtype)
-    fix = torch.stack([torch.as_tensor(i["fixations"]) for i in items]).to(device)
-    fix = fix if fix.dtype == torch.bool else fix > 0
-    check_finite(density, "density")
-    # checked once here; the metrics' row kernels skip their own input checks
-    maps = postprocess(preds, tuple(density.shape[-2:]), sigma=sigma)
-    maps = maps.reshape(len(items), -1).to(torch.float64)
-    density = density.reshape(len(items), -1).to(torch.float64)
-    fix = fix.reshape(len(items), -1)
-    scores: dict[str, Tensor] = {}
-    for name in metrics:
-        if name == "AUC_J":
-            scores[name] = _auc_judd_rows(maps, fix, jitter, generators[name])
-        elif name == "sAUC":
-            other = union.to(device).reshape(1, -1) & ~fix
-            scores[name] = _auc_shuffled_rows(maps, fix, other, n_splits, step, generators[name])
-        elif name == "AUC_B":
-            scores[name] = _auc_borji_rows(maps, fix, n_splits, step, generators[name])
-        elif name == "NSS":
-            scores[name] = _nss_rows(maps, fix)
-        elif name == "CC":
-            scores[name] = _cc_rows(maps, density)
-        elif name == "SIM":
-            scores[name] = _sim_rows(maps, density)
-        else:  # KLD
-            scores[name] = _kld_rows(maps, density)
-    values = {name: s.cpu().tolist() for name, s in scores.items()}
+    b = len(items)
+    shape = tuple(torch.as_tensor(items[0]["density"]).shape)
+    p = shape[0] * shape[1]
+    masks = [torch.as_tensor(i["fixations"]) for i in items]
+    if all(m.dtype == torch.bool and m.device == device for m in masks):
+        mask = torch.stack(masks, out=ws.get("fixations", (b, *shape), torch.bool, device))
+    else:
+        mask = torch.stack([m.to(device) for m in masks])
+        mask = mask if mask.dtype == torch.bool else mask > 0
+    mask = mask.reshape(b, p)
+    fix = Positions.of(mask)
+    other = None
+    if "sAUC" in metrics:
+        in_union = union.reshape(-1).nonzero().view(-1)
+        rows, at = (~mask[:, in_union]).nonzero(as_tuple=True)
+        other = Positions(rows, in_union[at], b, p)
+    scorer = Scorer(
+        metrics,
+        b,
+        p,
+        fix=fix,
+        other=other,
+        jitter=jitter,
+        n_splits=n_splits,
+        step=step,
+        generators=generators,
+        workspace=ws,
+    )
+    chunk = chunk_rows(b, p, device)
+    layers = 2 if scorer.needs_density else 1
+    for start in range(0, b, chunk):
+        part = batch[start : start + chunk]
+        n = len(part)
+        frames = [pred for _, pred in part]
+        if all(f.dtype == dtype and f.device == device for f in frames):
+            preds = torch.stack(frames, out=ws.get("preds", (n, *frames[0].shape), dtype, device))
+        else:
+            preds = torch.stack([f.to(device, dtype) for f in frames])
+        resized = ws.get("resized", (n, *shape), dtype, device)
+        maps = _postprocess(preds, shape, sigma, ws, resized).reshape(n, p)
+        rows = ws.get("maps", (n, layers, p), torch.float64, device)
+        rows[:, 0].copy_(maps)
+        if scorer.needs_density:
+            for k, (item, _) in enumerate(part):
+                rows[k, 1].copy_(torch.as_tensor(item["density"]).reshape(-1))
+            s, g = Rows.pair(rows)
+        else:
+            s, g = Rows(rows[:, 0]), None
+        scorer.add(start, s, g, maps if maps.dtype == torch.float32 else None)
+    values = {name: v.cpu().tolist() for name, v in scorer.finish().items()}
     return [
         {
             "video": str(item["video"]),
@@ -537,6 +713,14 @@ def evaluate(
     of ``batch_size``. NaN frame scores are dropped from the per-video means, NaN video means
     from the dataset mean.
 
+    Speed: within a batch, the random draws and the finishing arithmetic of every metric are
+    made once, while the post-processing and every pass over the pixels run on chunks of a
+    couple of frames (about ``2^19`` pixels) on the CPU, so that they stay in the caches; the
+    blur and resize use the band of the MATLAB operators only, AUC-Judd counts pixels with a
+    histogram instead of sorting, and scratch memory is reused from chunk to chunk. On a CPU
+    shared with other work, ``torch.set_num_threads(1)`` is usually faster than torch's
+    default (idle threads waiting for busy cores). ``benchmarks/bench_metrics.py`` measures it.
+
     Args:
         predictions: a directory holding ``<video>/img_<frame_index:05d>.png`` (first channel,
             divided by 255), or a callable ``f(item) -> (h', w')`` float tensor.
@@ -546,7 +730,8 @@ def evaluate(
             metric (AUC-J jitter, s-AUC, AUC-B draws): the same seed, data and ``batch_size``
             give the same scores, whichever other metrics are requested.
         generator: one random source shared by the jitter and the s-AUC / AUC-B draws.
-        batch_size: frames per batch.
+        batch_size: frames per batch (a batch never spans two videos). How the CPU cuts a
+            batch into chunks changes no random draw (at most the last bit of a resized map).
         device: where the maps are scored (default CPU).
         dtype: precision of the post-processing and resize: float32 (default, about twice as
             fast; maps agree with MATLAB's double arithmetic to ~1e-7) or float64 (~1e-12). The
@@ -612,6 +797,7 @@ def evaluate(
         n_splits=n_splits,
         step=step,
         jitter=jitter,
+        ws=Workspace(),  # scratch memory reused by every batch
     )
 
     frame_rows: list[dict[str, Any]] = []
@@ -625,7 +811,8 @@ def evaluate(
             return
         video = str(batch[0][0]["video"])
         if union_of[0] != video:
-            union_of = (video, torch.as_tensor(dataset.fixation_union(video)).bool())
+            union = torch.as_tensor(dataset.fixation_union(video))
+            union_of = (video, (union if union.dtype == torch.bool else union > 0).to(device))
         frame_rows.extend(_score_batch(batch, union_of[1], metrics, **options))
         batch.clear()
 

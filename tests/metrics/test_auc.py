@@ -64,17 +64,58 @@ def test_auc_judd_matches_numpy_loop(dtype, device):
     assert got.device.type == device.type
 
 
-def test_auc_judd_jitter_uses_generator_noise():
+def test_auc_judd_jitter_noise_comes_from_the_generator():
+    # Every pixel holds the value of a fixated pixel (0.2 or 0.6), so every pixel lies within
+    # the jitter of a threshold and gets noise: drawn in row-major order, float32, as MATLAB's
+    # rand(size(S)) / 1e7 would add it to the whole map.
     rng = np.random.default_rng(2)
-    pred, fix = _random_case(rng, b=2)
-    pred = np.round(pred, 1)  # many ties that the jitter breaks
-    g = torch.Generator().manual_seed(5)
-    noise = torch.rand(pred.shape, generator=g).double().numpy() * 1e-7  # float32 draws
+    pred = rng.choice([0.2, 0.6], size=(2, 9, 11))
+    fix = np.zeros(pred.shape, dtype=bool)
+    for k in range(2):
+        fix[k].flat[rng.choice(np.flatnonzero(pred[k] == 0.2), 3, replace=False)] = True
+        fix[k].flat[rng.choice(np.flatnonzero(pred[k] == 0.6), 4, replace=False)] = True
+    noise = torch.rand(pred.shape, generator=torch.Generator().manual_seed(5)).double() * 1e-7
     got = auc_judd(
         torch.tensor(pred), torch.tensor(fix), generator=torch.Generator().manual_seed(5)
     )
-    want = [ref.auc_judd(pred[k], fix[k], noise[k]) for k in range(2)]
+    want = [ref.auc_judd(pred[k], fix[k], noise[k].numpy()) for k in range(2)]
     np.testing.assert_allclose(got.numpy(), want, atol=1e-9)
+
+
+def test_auc_judd_jitter_only_reorders_near_ties():
+    # values at least 1e-3 apart: the 1e-7 noise cannot change any comparison
+    rng = np.random.default_rng(8)
+    pred = rng.permutation(np.arange(99) / 98.0).reshape(1, 9, 11)
+    fix = np.zeros(pred.shape, dtype=bool)
+    fix.flat[rng.choice(99, 7, replace=False)] = True
+    p, f = torch.tensor(pred), torch.tensor(fix)
+    torch.testing.assert_close(auc_judd(p, f), auc_judd(p, f, jitter=False), rtol=0, atol=1e-12)
+
+
+def test_auc_judd_jitter_breaks_ties_like_noise_on_every_pixel():
+    # many ties (values rounded to 0.1): the mean score over seeds matches the numpy loop with
+    # noise on every pixel, averaged over as many draws
+    rng = np.random.default_rng(9)
+    pred, fix = _random_case(rng, b=2)
+    pred = np.round(pred, 1)
+    draws = 300
+    got = torch.stack(
+        [
+            auc_judd(
+                torch.tensor(pred), torch.tensor(fix), generator=torch.Generator().manual_seed(i)
+            )
+            for i in range(draws)
+        ]
+    )
+    want = np.array(
+        [
+            [ref.auc_judd(pred[k], fix[k], rng.random(pred[k].shape) * 1e-7) for k in range(2)]
+            for _ in range(draws)
+        ]
+    )
+    spread = np.sqrt(got.var(0).numpy() / draws + want.var(0) / draws)
+    assert bool((got.std(0) > 0).all())  # the ties are broken differently per seed
+    np.testing.assert_array_less(np.abs(got.mean(0).numpy() - want.mean(0)), 5 * spread + 1e-12)
 
 
 def test_auc_judd_nan_cases():
@@ -154,10 +195,15 @@ def test_random_aucs_nan_and_constant_cases():
     assert math.isnan(auc_shuffled(s, none, _fix((0, 1))).item())
     assert math.isnan(auc_shuffled(s, _fix((0, 0)), none).item())  # empty other map
     assert math.isnan(auc_borji(s, none).item())
-    assert not math.isnan(auc_borji(s, _fix((0, 0))).item())  # MIT: one fixation is enough
+    # issue 3: AUC-Borji is NaN when N <= 1 (one negative per split: a degenerate ROC)
+    assert math.isnan(auc_borji(s, _fix((0, 0))).item())
+    assert not math.isnan(auc_borji(s, _fix((0, 0), (1, 1))).item())
+    batch = torch.stack([_fix(), _fix((2, 2)), _fix((0, 0), (1, 1))])
+    scores = auc_borji(torch.stack([s] * 3), batch, generator=torch.Generator().manual_seed(0))
+    assert [math.isnan(v) for v in scores.tolist()] == [True, True, False]
     # constant map: MATLAB's minmax gives NaN, every comparison is false -> diagonal ROC
     assert auc_shuffled(torch.ones(3, 3), _fix((0, 0)), _fix((0, 1))).item() == 0.5
-    assert auc_borji(torch.ones(3, 3), _fix((0, 0))).item() == 0.5
+    assert auc_borji(torch.ones(3, 3), _fix((0, 0), (1, 1))).item() == 0.5
 
 
 def test_all_aucs_lie_in_unit_interval_and_batch_equals_single():
@@ -189,3 +235,85 @@ def test_bad_inputs_raise():
         auc_shuffled(s, _fix((0, 0)), _fix((0, 1)), n_splits=0)
     with pytest.raises(ValueError, match="step"):
         auc_borji(s, _fix((0, 0)), step=0.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_auc_judd_exact_counts_on_large_maps_with_ties_and_plateaus(dtype):
+    # maps large enough for many histogram buckets, rows of a multiple of 8 pixels (the word
+    # scan of the fixations), ties between fixated pixels, plateaus and values one ulp apart
+    rng = np.random.default_rng(10)
+    pred = rng.random((3, 40, 64))
+    pred[0] = np.round(pred[0], 2)  # many ties, also at the thresholds
+    pred[1, :20] = 0.25  # a plateau holding fixations
+    up = float(np.nextafter(np.float32(0.5), np.float32(1.0)))  # one float32 ulp above
+    pred[2] = np.where(rng.random((40, 64)) < 0.5, 0.5, up)
+    pred = torch.tensor(pred, dtype=dtype).double().numpy()
+    fix = rng.random(pred.shape) < 0.02
+    fix[1, 3, 5] = fix[2, 0, 0] = True
+    got = auc_judd(torch.tensor(pred, dtype=dtype), torch.tensor(fix), jitter=False)
+    want = [ref.auc_judd(pred[k], fix[k]) for k in range(3)]
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+
+
+def test_auc_judd_large_offset_map_stays_exact():
+    # a large offset makes the bucket arithmetic lose precision: the bands widen, still exact
+    rng = np.random.default_rng(11)
+    pred = 1e4 + np.round(rng.random((2, 32, 48)), 3)
+    fix = rng.random(pred.shape) < 0.03
+    got = auc_judd(torch.tensor(pred, dtype=torch.float32), torch.tensor(fix), jitter=False)
+    rounded = torch.tensor(pred, dtype=torch.float32).double().numpy()
+    want = [ref.auc_judd(rounded[k], fix[k]) for k in range(2)]
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+
+
+def test_scores_do_not_depend_on_the_chunking(monkeypatch):
+    from scamlib.metrics import _engine
+
+    rng = np.random.default_rng(12)
+    pred, fix = _random_case(rng, b=5, h=16, w=24, n_fix=9)
+    pred = np.round(pred, 1)  # ties: the jitter matters
+    other = torch.tensor(rng.random(fix.shape) < 0.3)
+    p, f = torch.tensor(pred, dtype=torch.float32), torch.tensor(fix)
+
+    def run():
+        return [
+            auc_judd(p, f, generator=torch.Generator().manual_seed(1)),
+            auc_shuffled(p, f, other, 20, generator=torch.Generator().manual_seed(2)),
+            auc_borji(p, f, 20, generator=torch.Generator().manual_seed(3)),
+        ]
+
+    whole = run()
+    monkeypatch.setattr(_engine, "CHUNK_PIXELS", 2 * 16 * 24)  # two maps per chunk
+    for a, b in zip(whole, run()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("m", "k"), [(50, 6), (9, 6), (7, 7), (400, 60)])
+def test_draw_subsets_are_distinct_and_uniform(m, k):
+    from scamlib.metrics.auc import _draw_subsets
+
+    splits = 4000
+    draws = _draw_subsets(
+        torch.tensor([m, 3]), torch.tensor([k, 0]), splits, torch.Generator().manual_seed(0)
+    )
+    first = draws[0, :, :k]
+    assert bool(((first >= 0) & (first < m)).all())
+    assert bool((first.sort(dim=1).values.diff(dim=1) > 0).all())  # k distinct per split
+    counts = torch.bincount(first.reshape(-1), minlength=m).double()
+    expected = splits * k / m
+    # every item is drawn with probability k / m (binomial spread, 5 sigma)
+    sigma = (splits * (k / m) * (1 - k / m)) ** 0.5 + 1e-9
+    assert float((counts - expected).abs().max()) <= 5 * sigma + 1e-9
+
+
+def test_auc_judd_nearly_constant_map_is_exact():
+    # a span of 1e-13 around 1: too fine for the histogram, every pixel is compared exactly
+    rng = np.random.default_rng(13)
+    pred = 1 + 1e-13 * np.round(rng.random((2, 16, 24)), 1)
+    fix = rng.random(pred.shape) < 0.05
+    fix[:, 0, 0] = True
+    got = auc_judd(torch.tensor(pred), torch.tensor(fix), jitter=False)
+    want = [ref.auc_judd(pred[k], fix[k]) for k in range(2)]
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+    jittered = auc_judd(torch.tensor(pred), torch.tensor(fix))  # the jitter dominates
+    assert bool(((jittered >= 0) & (jittered <= 1)).all())

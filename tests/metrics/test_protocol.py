@@ -204,3 +204,67 @@ def test_metrics_on_postprocessed_maps_agree_with_direct_calls(device):
     np.testing.assert_allclose(
         [r["NSS"] for r in res.frames.rows], nss(maps, fix).cpu(), atol=1e-12
     )
+
+
+def test_evaluate_matches_the_metric_functions_on_the_postprocessed_maps():
+    # one batch per video: evaluate's random draws come from one seeded stream per metric
+    # (seed + 0 jitter, + 1 s-AUC, + 2 AUC-B), consumed video after video in the same order as
+    # the direct calls below, so every metric, randomised or not, gives the same number
+    from scamlib.metrics import auc_borji, auc_judd, auc_shuffled, kld, sim
+
+    ds = FakeDataset()
+    metrics = ("AUC_J", "SIM", "sAUC", "CC", "NSS", "KLD", "AUC_B")
+    res = evaluate(lambda item: ds.pred_of(item), ds, metrics=metrics, seed=7, dtype=torch.float64)
+    gens = [torch.Generator().manual_seed(7 + k) for k in range(3)]
+    rows = res.frames.to_dict()
+    for frames in (slice(0, 3), slice(3, 5)):  # videos "a" and "b"
+        items = ds.items[frames]
+        maps = postprocess(torch.stack(ds.preds[frames]), (10, 14))
+        dens = torch.stack([i["density"] for i in items])
+        fix = torch.stack([i["fixations"] for i in items])
+        other = fix.any(0) & ~fix
+
+        want = {
+            "AUC_J": auc_judd(maps, fix, generator=gens[0]),
+            "sAUC": auc_shuffled(maps, fix, other, generator=gens[1]),
+            "AUC_B": auc_borji(maps, fix, generator=gens[2]),
+            "SIM": sim(maps, dens),
+            "CC": cc(maps, dens),
+            "NSS": nss(maps, fix),
+            "KLD": kld(maps, dens),
+        }
+        for name, values in want.items():
+            got = [r[name] for r in rows[frames]]
+            np.testing.assert_allclose(got, values.numpy(), atol=1e-12, err_msg=name)
+
+
+def test_evaluate_and_postprocess_do_not_depend_on_the_chunking(monkeypatch):
+    # float32 post-processing: the resize of a chunk of one frame may differ in the last bit
+    from scamlib.metrics import _engine
+
+    ds = FakeDataset()
+    metrics = ("AUC_J", "SIM", "sAUC", "CC", "NSS", "KLD", "AUC_B")
+
+    def run():
+        res = evaluate(lambda item: ds.pred_of(item), ds, metrics=metrics, dtype=torch.float32)
+        return [[r[m] for m in metrics] for r in res.frames.rows], postprocess(
+            torch.stack(ds.preds), (10, 14)
+        )
+
+    rows, maps = run()
+    monkeypatch.setattr(_engine, "CHUNK_PIXELS", 140)  # one frame per chunk
+    rows_chunked, maps_chunked = run()
+    # the random draws do not depend on the chunks; the matrix products may round the last bit
+    # differently for another number of rows
+    np.testing.assert_allclose(np.array(rows), np.array(rows_chunked), rtol=0, atol=1e-6)
+    torch.testing.assert_close(maps, maps_chunked, rtol=0, atol=1e-6)
+
+
+def test_evaluate_rejects_non_finite_inputs():
+    ds = FakeDataset()
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate(lambda item: torch.full((6, 8), float("nan")), ds, metrics=("CC",))
+    ds.items[1]["density"] = ds.items[1]["density"].clone()
+    ds.items[1]["density"][0, 0] = float("inf")
+    with pytest.raises(ValueError, match="density"):
+        evaluate(lambda item: ds.pred_of(item), ds, metrics=("SIM",))
