@@ -8,7 +8,7 @@ The building blocks of :mod:`scamlib.nn` are re-exported here, so
 ``from scamlib import SCAMPlus`` works; the subpackages hold the rest.
 """
 
-from . import data, functional, losses, metrics, models, nn, pipeline, viz
+from . import data, functional, inference, losses, metrics, models, nn, pipeline, viz
 from .nn import (
     SCAM,
     AudioSwitch,
@@ -36,6 +36,7 @@ __all__ = [
     "__version__",
     "data",
     "functional",
+    "inference",
     "losses",
     "metrics",
     "models",
