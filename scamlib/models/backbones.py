@@ -227,6 +227,10 @@ class Backbone(nn.Module):
         pretrained: ``False``; ``True`` (timm's local cache or the installed torchvision
             MobileNetV2 file only, else a ``RuntimeError`` saying how to supply weights); or a
             local weights path loaded strictly with :func:`load_weights`.
+        output_stride: for timm models that support it (ResNets and most CNNs), dilate the
+            deeper stages so that no level is coarser than this stride (8 or 16); ``None``
+            keeps the model's own strides. The weights are the same, only their dilation
+            changes.
 
     Attributes:
         channels: channels of each returned level. reductions: their strides.
@@ -239,10 +243,18 @@ class Backbone(nn.Module):
         ([torch.Size([1, 128, 8, 8])], [128])
     """
 
-    def __init__(self, name: str, out_indices: Sequence[int], pretrained: Pretrained = False):
+    def __init__(
+        self,
+        name: str,
+        out_indices: Sequence[int],
+        pretrained: Pretrained = False,
+        output_stride: int | None = None,
+    ):
         super().__init__()
         self.name = name
         out_indices = tuple(int(i) for i in out_indices)
+        if output_stride is not None and name in ("tv_mobilenet_v2", "vgg16_os8"):
+            raise ValueError(f"output_stride is for timm models, not {name!r}")
         if name == "tv_mobilenet_v2":
             self.body: nn.Module = _TorchvisionMobileNetV2(out_indices)
             self.channels = list(self.body.channels)
@@ -256,12 +268,12 @@ class Backbone(nn.Module):
             import timm
 
             timm_name = "vgg16" if name == "vgg16_os8" else name
-            kwargs: dict = {}
+            kwargs: dict = {} if output_stride is None else {"output_stride": output_stride}
             if pretrained is True:
                 found = find_cached_weights(timm_name)
                 if found is None:
                     raise _no_weights_error(name)
-                kwargs = {"pretrained": True, "pretrained_cfg_overlay": {"file": str(found)}}
+                kwargs |= {"pretrained": True, "pretrained_cfg_overlay": {"file": str(found)}}
             self.body = timm.create_model(
                 timm_name, features_only=True, out_indices=out_indices, **kwargs
             )

@@ -31,6 +31,8 @@ class Preset:
         out_indices: the backbone level used as ``s`` (its last entry).
         sta_backbone: encoder of the STA / STA+ nets.
         sta_indices: its levels F3, F4, F5 (the deepest is also ``s``).
+        sta_output_stride: dilate the STA encoder so no level is coarser than this stride
+            (``None``: the backbone's own strides).
         audio: ``"spectrogram"`` (:class:`SpectrogramEncoder`) or ``"soundnet8"`` (waveform).
         audio_channels: stage widths of the spectrogram encoder.
         num_upsample: transposed convs of the audio ``DeConv`` in the classification nets.
@@ -47,6 +49,7 @@ class Preset:
     out_indices: tuple[int, ...]
     sta_backbone: str
     sta_indices: tuple[int, ...]
+    sta_output_stride: int | None = None
     audio: str = "spectrogram"
     audio_channels: tuple[int, ...] = (16, 32, 64)
     num_upsample: int = 1
@@ -72,12 +75,15 @@ PRESETS: dict[str, Preset] = {
         num_upsample=3,
         sta_num_upsample=2,
     ),
-    # Small enough to train on a laptop CPU at 64-112 px: ResNet-10-T at stride 8.
+    # Small enough to train on a laptop CPU at 64-112 px: ResNet-10-T at stride 8. The STA
+    # encoder is dilated to output stride 8 too: undilated, its deepest level (the STA+ nodes
+    # and read-out, Eqs. 18-19) would be 2 x 2 at 64 px, where the paper's is 11 x 11.
     "tiny": Preset(
         backbone="resnet10t",
         out_indices=(2,),
         sta_backbone="resnet10t",
         sta_indices=(2, 3, 4),
+        sta_output_stride=8,
     ),
 }
 
@@ -170,7 +176,7 @@ def create(
 
     if name in ("sta", "sta+"):
         sta = STANet(
-            Backbone(cfg.sta_backbone, cfg.sta_indices, visual_weights),
+            Backbone(cfg.sta_backbone, cfg.sta_indices, visual_weights, cfg.sta_output_stride),
             _audio_encoder(cfg),
             num_upsample=cfg.sta_num_upsample,
             width=cfg.width,

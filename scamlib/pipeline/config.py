@@ -193,14 +193,14 @@ def profile(name: str, **changes: Any) -> PipelineConfig:
             profile="quick",
             preset="tiny",
             coarse=TrainConfig(epochs=3, batch_size=16, lr=2e-3, image_size=64),
-            fine=TrainConfig(epochs=3, batch_size=16, lr=2e-3, image_size=64),
+            fine=TrainConfig(epochs=2, batch_size=16, lr=2e-3, image_size=64),
             switch=TrainConfig(epochs=2, batch_size=16, lr=2e-3, image_size=64),
             mg=TrainConfig(epochs=1, batch_size=8, lr=1e-3, image_size=64, max_steps_per_epoch=20),
             student=TrainConfig(
-                epochs=3, batch_size=8, lr=2e-3, image_size=64, max_steps_per_epoch=40
+                epochs=3, batch_size=8, lr=2e-3, image_size=64, max_steps_per_epoch=30
             ),
             student_plus=TrainConfig(
-                epochs=1, batch_size=4, lr=1e-3, image_size=64, max_steps_per_epoch=40
+                epochs=2, batch_size=4, lr=2e-3, image_size=64, max_steps_per_epoch=30
             ),
             eval_splits=20,
             quality_stride=2,

@@ -124,6 +124,23 @@ def test_vgg16_file_with_full_model_keys_loads_into_dilated_backbone(tmp_path):
     assert bb(torch.rand(1, 3, 64, 64))[-1].shape == (1, 512, 8, 8)  # output stride 8
 
 
+def test_output_stride_dilates_the_same_weights():
+    torch.manual_seed(0)
+    plain = Backbone("resnet10t", (2, 3, 4))
+    dilated = Backbone("resnet10t", (2, 3, 4), output_stride=8)
+    dilated.body.load_state_dict(plain.body.state_dict())  # same parameters, other dilation
+    x = torch.rand(1, 3, 64, 64)
+    assert [f.shape[-1] for f in plain(x)] == [8, 4, 2]
+    assert [f.shape[-1] for f in dilated(x)] == [8, 8, 8]
+    torch.testing.assert_close(dilated(x)[0], plain(x)[0])  # levels above the stride agree
+    # the tiny preset's STA encoder is dilated: the STA+ nodes are 8 x 8 at 64 px, not 2 x 2
+    assert create("sta+", num_classes=C).branch.features(
+        torch.rand(1, 3, 3, 64, 64), torch.rand(1, 1, 32, 24)
+    ).sta.shape[-2:] == (8, 8)
+    with pytest.raises(ValueError, match="output_stride"):
+        Backbone("vgg16_os8", (4,), output_stride=8)
+
+
 def test_pretrained_true_offline_fails_fast(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
