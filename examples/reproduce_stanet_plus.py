@@ -1,7 +1,7 @@
 """Reproduce STANet+ end to end: tags -> SCAM / SCAM+ pseudo-fixations -> STA / STA+ students ->
 fixation maps for the test sets -> the papers' tables.
 
-On the built-in generated set, on CPU (about 10 minutes on 2 cores)::
+On the built-in generated set, on CPU (about 12 minutes on 2 cores)::
 
     python examples/reproduce_stanet_plus.py --out runs/quick
 

@@ -186,7 +186,7 @@ def profile(name: str, **changes: Any) -> PipelineConfig:
         3
     """
     if name == "quick":
-        # Sized for a 2-core CPU in ~10 minutes on the built-in set. The "+" nets start from the
+        # Sized for a 2-core CPU in ~12 minutes on the built-in set. The "+" nets start from the
         # trained coarse nets and the STA+ nets from the trained STA net, so they are fine-tuned
         # for a bounded number of steps rather than trained from scratch.
         base = PipelineConfig(

@@ -20,7 +20,7 @@ __all__ = ["build_parser", "config_from_args", "main", "reproduce"]
 
 _EPILOG = """\
 examples:
-  # the built-in audio-visual set on CPU, about 10 minutes on 2 cores:
+  # the built-in audio-visual set on CPU, about 12 minutes on 2 cores:
   %(prog)s --out runs/quick
 
   # the same run again after a kill (or with a late stage's setting changed): finished
