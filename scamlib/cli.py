@@ -559,30 +559,6 @@ class _Annotations:
         return self.dataset.fixation_union(video)
 
 
-def _test_splits(data_root: Path, dataset: str) -> list[int | None]:
-    from .data import DataError
-    from .data.annotations import fold_list_path
-
-    lists = data_root / "fold_lists"
-    if not lists.is_dir():
-        present = sorted(p.name for p in data_root.iterdir())[:10] if data_root.is_dir() else []
-        raise DataError(
-            f"{data_root} is not a STAViS-layout data root: expected the folders video_frames/, "
-            f"video_audio/, annotations/ and fold_lists/; found {present}"
-        )
-    splits = [s for s in (1, 2, 3) if fold_list_path(lists, dataset, "test", s).is_file()]
-    if splits:
-        return list(splits)
-    if fold_list_path(lists, dataset, "test", None).is_file():
-        return [None]
-    names = sorted({p.name.split("_list_")[0] for p in lists.glob("*_list_*_fps.txt")})
-    raise DataError(
-        f"no test fold list for dataset {dataset!r} in {lists} (expected "
-        f"{dataset}_list_test_1_fps.txt ... or {dataset}_list_test_fps.txt); datasets there: "
-        f"{names}"
-    )
-
-
 def _prediction_dir(pred_root: Path, dataset: str, videos: Sequence[str]) -> Path:
     """``pred_root``, or ``pred_root/<dataset>`` when the videos are there instead."""
     if any((pred_root / v).is_dir() for v in videos):
@@ -619,26 +595,16 @@ def _markdown(dataset: str, metrics: Sequence[str], rows: list[tuple[str, int, i
     return "\n".join(lines) + "\n"
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .data import AVSaliency
-    from .metrics.protocol import DEFAULT_METRICS, combine_splits, evaluate
+    from .data import AVSaliency, available_splits
+    from .metrics.protocol import DEFAULT_METRICS, combine_splits, evaluate, json_safe
 
     pred_root, data_root = Path(args.pred_root), Path(args.data_root)
     if not pred_root.is_dir():
         raise FileNotFoundError(f"predictions folder not found: {pred_root}")
     if not data_root.is_dir():
         raise FileNotFoundError(f"data root not found: {data_root}")
-    splits = [args.split] if args.split is not None else _test_splits(data_root, args.dataset)
+    splits = [args.split] if args.split is not None else available_splits(data_root, args.dataset)
     metrics = tuple(args.metrics or DEFAULT_METRICS)
     datasets = {s: AVSaliency(data_root, args.dataset, s, "test", size=None) for s in splits}
     videos = [v for ds in datasets.values() for v in ds.videos]
@@ -695,7 +661,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         "frames": combined.frames.to_dict(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(_json_safe(report), indent=2) + "\n")
+    out.write_text(json.dumps(json_safe(report), indent=2) + "\n")
     md = out.with_suffix(".md")
     md.write_text(f"# {args.dataset}: predictions in {pred_dir}\n\n{table}")
     _say(args, f"wrote {out} and {md}")

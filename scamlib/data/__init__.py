@@ -5,6 +5,7 @@ from ._errors import DataError
 from .annotations import (
     AVEEvent,
     FoldEntry,
+    available_splits,
     ave_categories,
     fold_list_path,
     read_annotations,
@@ -24,6 +25,7 @@ __all__ = [
     "FoldEntry",
     "MultiGranularity",
     "audio_window",
+    "available_splits",
     "ave_categories",
     "fold_list_path",
     "load_waveform",

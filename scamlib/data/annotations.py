@@ -28,6 +28,7 @@ from ._errors import DataError, missing
 __all__ = [
     "AVEEvent",
     "FoldEntry",
+    "available_splits",
     "ave_categories",
     "fold_list_path",
     "read_annotations",
@@ -186,6 +187,43 @@ def fold_list_path(root: str | os.PathLike, dataset: str, subset: str, split: in
         raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
     tail = f"_{split}" if split is not None else ""
     return Path(root) / f"{dataset}_list_{subset}{tail}_fps.txt"
+
+
+def available_splits(root: str | os.PathLike, dataset: str) -> list[int | None]:
+    """The test folds of ``dataset`` in the STAViS-layout ``root``: ``[1, 2, 3]`` (those whose
+    fold list exists), or ``[None]`` for a dataset with one fixed split (DIEM).
+
+    Raises:
+        DataError: ``root`` has no ``fold_lists/`` folder, or it holds no test fold list for
+            ``dataset`` (the message lists the datasets it does hold).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / "fold_lists").mkdir()
+        >>> _ = (root / "fold_lists" / "DIEM_list_test_fps.txt").write_text("v 10 30\\n")
+        >>> available_splits(root, "DIEM")
+        [None]
+    """
+    root = Path(root)
+    lists = root / "fold_lists"
+    if not lists.is_dir():
+        present = sorted(p.name for p in root.iterdir())[:10] if root.is_dir() else []
+        raise DataError(
+            f"{root} is not a STAViS-layout data root: expected the folders video_frames/, "
+            f"video_audio/, annotations/ and fold_lists/; found {present}"
+        )
+    splits = [s for s in (1, 2, 3) if fold_list_path(lists, dataset, "test", s).is_file()]
+    if splits:
+        return splits
+    if fold_list_path(lists, dataset, "test", None).is_file():
+        return [None]
+    names = sorted({p.name.split("_list_")[0] for p in lists.glob("*_list_*_fps.txt")})
+    raise DataError(
+        f"no test fold list for dataset {dataset!r} in {lists} (expected "
+        f"{dataset}_list_test_1_fps.txt ... or {dataset}_list_test_fps.txt); datasets there: "
+        f"{names}"
+    )
 
 
 def read_fold_list(path: str | os.PathLike) -> list[FoldEntry]:

@@ -418,13 +418,14 @@ class MetricTable:
         return len(self.rows)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN: no score) replaced by ``None``, for JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -463,7 +464,7 @@ class EvaluationResult:
         """Write :meth:`to_dict` as JSON (NaN written as ``null``); returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_json_safe(self.to_dict()), indent=2))
+        path.write_text(json.dumps(json_safe(self.to_dict()), indent=2))
         return path
 
     def to_csv(self, path: str | Path) -> Path:

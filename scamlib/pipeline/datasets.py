@@ -18,18 +18,16 @@ from torch import Tensor
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from scamlib.data import AVE, AVSaliency, MultiGranularity
-from scamlib.data.annotations import fold_list_path
+from scamlib.data import AVE, AVSaliency, MultiGranularity, available_splits
 from scamlib.functional import crop_clip
 
-from .runner import Context, RunError
+from .runner import Context
 
 __all__ = [
     "CropDataset",
     "TargetDataset",
     "ave_root",
     "avsal_root",
-    "dataset_splits",
     "grid_size",
     "pseudo_path",
     "read_map_png",
@@ -170,24 +168,6 @@ class TargetDataset(Dataset):
         return item
 
 
-def dataset_splits(root: Path, dataset: str) -> list[int | None]:
-    """The folds of a STAViS-layout dataset: ``[1, 2, 3]`` where present, else ``[None]``.
-
-    Raises:
-        RunError: no test fold list at all.
-    """
-    lists = root / "fold_lists"
-    splits = [s for s in (1, 2, 3) if fold_list_path(lists, dataset, "test", s).is_file()]
-    if splits:
-        return splits
-    if fold_list_path(lists, dataset, "test", None).is_file():
-        return [None]
-    raise RunError(
-        f"no test fold list for dataset {dataset!r} under {lists} (expected "
-        f"{dataset}_list_test_1_fps.txt ... or {dataset}_list_test_fps.txt)"
-    )
-
-
 def test_sets(
     root: Path, dataset: str, size: int | None, annotations: bool = True, **kwargs
 ) -> Mapping[int | None, AVSaliency]:
@@ -196,5 +176,5 @@ def test_sets(
         split: AVSaliency(
             root, dataset, split, "test", size=size, annotations=annotations, **kwargs
         )
-        for split in dataset_splits(root, dataset)
+        for split in available_splits(root, dataset)
     }

@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from scamlib import functional as Fn
-from scamlib.data import MultiGranularity
+from scamlib.data import MultiGranularity, available_splits
 from scamlib.data.synthetic import SyntheticConfig, generate
 from scamlib.losses import bce_kl_loss, msm_loss, sta_plus_loss, switch_loss
 from scamlib.metrics import protocol
@@ -57,7 +57,6 @@ from .datasets import (
     CropDataset,
     TargetDataset,
     avsal_root,
-    dataset_splits,
     grid_size,
     pseudo_path,
     read_map_png,
@@ -721,7 +720,7 @@ def _run_predict(ctx: Context) -> dict:
     written = 0
     for db in _datasets(ctx):
         sets = {
-            split: predictor.open_dataset(root, db, split) for split in dataset_splits(root, db)
+            split: predictor.open_dataset(root, db, split) for split in available_splits(root, db)
         }
         jobs = [(split, v) for split, ds in sets.items() for v in ds.videos]
         seen: set[str] = set()

@@ -6,7 +6,13 @@ import h5py
 import numpy as np
 import pytest
 
-from scamlib.data import DataError, ave_categories, read_annotations, read_ave_split
+from scamlib.data import (
+    DataError,
+    available_splits,
+    ave_categories,
+    read_annotations,
+    read_ave_split,
+)
 from scamlib.data.annotations import fold_list_path, read_fold_list
 
 ROWS = [
@@ -118,3 +124,17 @@ def test_real_fold_lists(reference_data):
             assert test and train and not {e.name for e in test} & {e.name for e in train}
     diem = read_fold_list(fold_list_path(lists, "DIEM", "test", None))
     assert diem[0].name == "BBC_life_in_cold_blood_1278x710" and diem[0].nframes == 3399
+
+
+def test_test_splits_finds_the_folds_and_names_what_is_there(tmp_path):
+    lists = tmp_path / "fold_lists"
+    lists.mkdir()
+    for split in (1, 2, 3):
+        (lists / f"AVAD_list_test_{split}_fps.txt").write_text("V1 10 30\n")
+    (lists / "DIEM_list_test_fps.txt").write_text("v 10 30\n")
+    assert available_splits(tmp_path, "AVAD") == [1, 2, 3]
+    assert available_splits(tmp_path, "DIEM") == [None]
+    with pytest.raises(DataError, match=r"'ETMD_av'.*datasets there: \['AVAD', 'DIEM'\]"):
+        available_splits(tmp_path, "ETMD_av")
+    with pytest.raises(DataError, match="not a STAViS-layout data root"):
+        available_splits(tmp_path / "fold_lists", "AVAD")
