@@ -9,8 +9,11 @@ shared: interleaving exposes all of them to the same load), medians reported:
   resize, AUC-J, SIM, s-AUC, CC, NSS, per-video tables) on ``--device``;
 * ``scamlib <metric>``: each public metric alone on maps already at 360 x 640, in batches of
   ``--batch-size``, and ``scamlib postprocess`` (blur + resize) alone;
-* ``pysaliency <metric>``: pysaliency's per-frame metrics on the same resized maps (AUC-Judd and
-  s-AUC through ``pysaliency.roc.general_roc``, ``NSS``, ``CC``, ``SIM``), in a separate Python
+* ``pysaliency <metric>``: pysaliency's per-frame metrics on the same resized maps, in a
+  separate Python: AUC-Judd as ``SaliencyMapModel.AUC_Judd`` computes each image (jitter on, its
+  default: Gaussian noise of 1e-7 from ``RandomNoiseSaliencyMapModel``, the unfixated pixels as
+  negatives, ``general_roc(..., judd=1)``; scamlib's AUC-J jitters too), s-AUC through
+  ``general_roc`` against the video's other fixations, ``NSS``, ``CC``, ``SIM``; run by the Python
   given by ``--pysaliency-python`` or ``$SCAMLIB_PYSALIENCY_PYTHON`` (pysaliency needs
   numpy < 2.4 and setuptools < 81); skipped with a message when absent;
 * ``numpy <metric>`` / ``numpy protocol``: a straightforward per-frame numpy implementation (the
@@ -19,8 +22,10 @@ shared: interleaving exposes all of them to the same load), medians reported:
 
 The ratio column divides by the pysaliency figure of the same metric; the protocol rows divide
 by pysaliency's five metrics together (pysaliency does no post-processing or resizing, so the
-protocol ratio is conservative). pysaliency and numpy run single-threaded; torch is limited to
-``--threads`` threads (default 1, the fair comparison; 0 keeps torch's default).
+protocol ratio is conservative). pysaliency and numpy run single-threaded. The protocol is
+timed at every torch thread count of ``--threads`` (default ``0,1``: torch's default, which is
+every core and what a user gets, and one thread, the per-core comparison); the per-metric rows
+use the first.
 
 Run from the repository root::
 
@@ -60,17 +65,20 @@ import json, sys, time
 import numpy as np
 from pysaliency.metrics import CC, NSS, SIM
 from pysaliency.roc import general_roc
+from pysaliency.saliency_map_models import _get_unfixated_values
 
 data = np.load(sys.argv[1])
 maps, dens, fix, other = data["maps"], data["dens"], data["fix"], data["other"]
 frames = [(maps[k].astype(float), dens[k], fix[k], other[k]) for k in range(len(maps))]
 points = [np.nonzero(f) for _, _, f, _ in frames]
+noise = np.random.RandomState(42)  # as pysaliency's RandomNoiseSaliencyMapModel
 
 
 def run(name):
     for (s, d, f, o), (ys, xs) in zip(frames, points):
-        if name == "AUC_J":
-            general_roc(s[ys, xs], s[~f], judd=1)
+        if name == "AUC_J":  # SaliencyMapModel.AUC_Judd per image, jitter=True (its default)
+            j = s + noise.randn(*s.shape) * 1e-7
+            general_roc(j[ys, xs], _get_unfixated_values(j, ys, xs), judd=1)
         elif name == "sAUC":
             general_roc(s[ys, xs], s[o], judd=0)
         elif name == "NSS":
@@ -142,6 +150,11 @@ def others_of(fix, videos):
         idx = [i for i, u in enumerate(videos) if u == v]
         other[idx] = fix[idx].any(0)[None] & ~fix[idx]
     return other
+
+
+def protocol_tag(device: torch.device, threads: int) -> str:
+    """`` (N threads)`` for a CPU protocol row, nothing for a GPU one."""
+    return f" ({threads} thread{'s' if threads > 1 else ''})" if device.type == "cpu" else ""
 
 
 def sync(device: torch.device) -> None:
@@ -240,14 +253,19 @@ def main() -> None:
     parser.add_argument(
         "--device", default="cpu", help="cpu, cuda, or all (the CPU and CUDA when present)"
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
+    parser.add_argument(
+        "--threads",
+        default="0,1",
+        help="comma-separated torch thread counts for the protocol rows (0: torch's default)",
+    )
     parser.add_argument("--quick", action="store_true", help="100 frames, 2 repeats")
     args = parser.parse_args()
     if args.quick:
         args.frames, args.repeats = min(args.frames, 100), min(args.repeats, 2)
         args.numpy_frames, args.pysaliency_frames = min(args.numpy_frames, 5), 50
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    default_threads = torch.get_num_threads()
+    thread_counts = [int(t) or default_threads for t in args.threads.split(",")]
+    torch.set_num_threads(thread_counts[0])
     if args.device == "all":
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     else:
@@ -267,7 +285,8 @@ def main() -> None:
     have_pysaliency = bool(python) and Path(python).exists()
     print(
         f"{args.frames} frames, ground truth {GT}, predictions {PRED}; torch "
-        f"{torch.__version__}, {torch.get_num_threads()} thread(s); median of {args.repeats} "
+        f"{torch.__version__}, protocol at {thread_counts} thread(s) (torch default "
+        f"{default_threads}), metrics at {thread_counts[0]}; median of {args.repeats} "
         f"interleaved repeats; pysaliency on {npf} frames, numpy loops on {nf}"
     )
     if not have_pysaliency:
@@ -298,7 +317,11 @@ def main() -> None:
         )
         for _ in range(args.repeats):
             for d in devices:
-                record(f"scamlib protocol {d.type}", time_protocol(preds, ds, d, torch.float32))
+                for t in thread_counts if d.type == "cpu" else thread_counts[:1]:
+                    torch.set_num_threads(t)
+                    fps = time_protocol(preds, ds, d, torch.float32)
+                    record(f"scamlib protocol {d.type}{protocol_tag(d, t)}", fps)
+                torch.set_num_threads(thread_counts[0])
                 each = time_scamlib_metrics(preds, maps, dens, fix, other, d, args.batch_size)
                 for name, fps in each.items():
                     record(f"scamlib {name} {d.type}", fps)
@@ -310,9 +333,14 @@ def main() -> None:
 
     median = {name: statistics.median(v) for name, v in runs.items()}
     base = {name: median.get(f"pysaliency {name}") for name in (*METRICS, "five")}
-    print(f"\n{'':34s} {'frames/s':>10s} {'spread':>8s} {'vs pysaliency':>14s}")
+    print(f"\n{'':40s} {'frames/s':>10s} {'spread':>8s} {'vs pysaliency':>14s}")
     order = ["protocol", "postprocess", *METRICS]
-    rows = [f"scamlib {n} {d.type}" for d in devices for n in order]
+    rows = [
+        f"scamlib protocol {d.type}{protocol_tag(d, t)}"
+        for d in devices
+        for t in (thread_counts if d.type == "cpu" else thread_counts[:1])
+    ]
+    rows += [f"scamlib {n} {d.type}" for d in devices for n in order[1:]]
     rows += [f"pysaliency {n}" for n in (*METRICS, "five")]
     rows += [f"numpy {n}" for n in order]
     for name in rows:
@@ -322,7 +350,7 @@ def main() -> None:
         ref_fps = base.get("five" if metric == "protocol" else metric)
         ratio = f"x{median[name] / ref_fps:8.1f}" if ref_fps else ""
         spread = (max(runs[name]) - min(runs[name])) / median[name] if len(runs[name]) > 1 else 0
-        print(f"{name:34s} {median[name]:10.1f} {100 * spread:7.0f}% {ratio:>14s}")
+        print(f"{name:40s} {median[name]:10.1f} {100 * spread:7.0f}% {ratio:>14s}")
     if base["five"]:
         print(
             "\nprotocol rows: ratio to pysaliency's five metrics per frame (without its "

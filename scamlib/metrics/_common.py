@@ -26,11 +26,13 @@ from .._validation import check_finite, check_floating, check_ndim, check_same_s
 __all__ = [
     "EPS",
     "ILL_CONDITIONED",
+    "MOMENT_BLOCK",
     "Positions",
     "Rows",
     "Workspace",
     "as_maps",
     "as_mask_rows",
+    "centred_moments",
     "finish",
     "nonzero_rows",
     "pack_by_row",
@@ -209,16 +211,79 @@ class Positions:
         return self.rows * self.p + self.cols
 
 
+#: Pixels per partial sum of :func:`centred_moments` (float32 products are summed in blocks of
+#: this many, the blocks' sums in float64).
+MOMENT_BLOCK = 1024
+
+
+def centred_moments(layers: Tensor, ws: Workspace | None = None) -> tuple[Tensor, Tensor]:
+    """Row sums and centred second moments of ``(b, k, p)`` float32 maps, in float64.
+
+    ``c = x - m`` with ``m`` an estimate of each map's mean (the mean of about 4096 evenly
+    spaced pixels), then the residual mean ``d = mean(c)`` and the Gram matrix ``c c^T`` of
+    every row's ``k`` maps: ``sum = p (m + d)`` and
+    ``sum((x_i - mean x_i)(x_j - mean x_j)) = (c c^T)_ij - p d_i d_j`` (the shifted two-pass
+    algorithm: ``d`` is small against the spread, so a map's offset costs no precision). The
+    Gram matrices are one
+    batched product over blocks of :data:`MOMENT_BLOCK` pixels (the centred maps are written
+    block-major, the last block zero-padded), whose float32 partial sums are added in float64:
+    ~1e-8 relative accuracy, reading the maps once.
+
+    Args:
+        layers: ``(b, k, p)`` float32 maps.
+        ws: scratch memory for the centred maps.
+
+    Returns:
+        ``(sums, gram)``: ``(b, k)`` and ``(b, k, k)`` float64.
+    """
+    b, k, p = layers.shape
+    mean = layers[:, :, :: max(p // 4096, 1)].mean(dim=2)
+    size = MOMENT_BLOCK
+    whole, tail = divmod(p, size)
+    count = whole + (tail > 0)
+    blocks = scratch(ws, "centred", (b, count, k, size), layers.dtype, layers.device)
+    target = blocks.permute(0, 2, 1, 3)  # (b, k, count, size), a view
+    if whole:
+        main = layers[:, :, : whole * size].unflatten(2, (whole, size))
+        torch.sub(main, mean[..., None, None], out=target[:, :, :whole])
+    if tail:
+        torch.sub(layers[:, :, whole * size :], mean[..., None], out=target[:, :, whole, :tail])
+        target[:, :, whole, tail:].zero_()
+    residual = blocks.sum(dim=(1, 3)).to(torch.float64) / p
+    flat = blocks.view(b * count, k, size)
+    gram = scratch(ws, "gram", (b * count, k, k), layers.dtype, layers.device)
+    torch.bmm(flat, flat.transpose(1, 2), out=gram)
+    gram = gram.view(b, count, k, k).to(torch.float64).sum(dim=1)
+    gram -= p * residual[:, :, None] * residual[:, None, :]
+    return p * (mean.to(torch.float64) + residual), gram
+
+
 class Rows:
-    """``(b, p)`` float64 map rows with lazily computed, cached per-row statistics.
+    """``(b, p)`` float map rows with lazily computed, cached per-row statistics.
 
     Each statistic is one pass over the rows, computed the first time a metric asks for it, so
-    metrics evaluated together (the STAViS protocol) share the passes over the maps.
+    metrics evaluated together (the STAViS protocol) share the passes over the maps. The
+    statistics are returned in float64 whatever the rows' dtype.
+
+    Float64 rows (the public metric functions) take the raw moments (``sum``, ``sum x^2``) and
+    recompute ill-conditioned rows from centred values (~1e-12 relative accuracy). Float32 rows
+    (the protocol's fast path, half the memory traffic) take the sums and centred moments from
+    :func:`centred_moments` (~1e-8 relative accuracy).
+
+    Args:
+        values: the ``(b, p)`` rows (float32 or float64).
+        ws: scratch memory of the float32 moments (fresh tensors when not given).
     """
 
-    def __init__(self, values: Tensor) -> None:
+    def __init__(self, values: Tensor, ws: Workspace | None = None) -> None:
         self.values = values
+        self.ws = ws
         self._cache: dict[str, Tensor] = {}
+
+    @property
+    def exact(self) -> bool:
+        """Whether the rows are float64 (raw moments with a conditioning check)."""
+        return self.values.dtype == torch.float64
 
     def _get(self, key: str) -> Tensor:
         if key not in self._cache:
@@ -227,29 +292,59 @@ class Rows:
                 out = v.amin(dim=1)
             elif key == "max":
                 out = v.amax(dim=1)
+            elif not self.exact and key in ("sum", "css"):
+                sums, gram = centred_moments(v[:, None], self.ws)
+                self._cache["sum"], self._cache["css"] = sums[:, 0], gram[:, 0, 0]
+                return self._cache[key]
             elif key == "sum":
                 out = v.sum(dim=1)
             elif key == "sumsq":
                 out = rowdot(v, v)
             else:  # css
                 out = self._centred_sumsq()
-            self._cache[key] = out
+            self._cache[key] = out.to(torch.float64)
         return self._cache[key]
 
     @classmethod
-    def pair(cls, both: Tensor) -> tuple[Rows, Rows]:
+    def pair(cls, both: Tensor, ws: Workspace | None = None) -> tuple[Rows, Rows]:
         """The two layers of a ``(b, 2, p)`` buffer (maps, densities) as :class:`Rows`.
 
-        Their minima, maxima and sums come from one reduction each over the whole buffer.
+        Their minima, maxima and sums come from one reduction each over the whole buffer;
+        for float32 layers the centred moments and the cross moment too (:meth:`cross`).
         """
-        first, second = cls(both[:, 0]), cls(both[:, 1])
-        for key, value in (
-            ("min", both.amin(dim=2)),
-            ("max", both.amax(dim=2)),
-            ("sum", both.sum(dim=2)),
-        ):
+        first, second = cls(both[:, 0], ws), cls(both[:, 1], ws)
+        stats = {"min": both.amin(dim=2), "max": both.amax(dim=2)}
+        if both.dtype == torch.float64:
+            stats["sum"] = both.sum(dim=2)
+        else:
+            sums, gram = centred_moments(both, ws)
+            stats.update(sum=sums, css=torch.diagonal(gram, dim1=1, dim2=2))
+            first._cache["cross"] = second._cache["cross"] = gram[:, 0, 1]
+        for key, value in stats.items():
+            value = value.to(torch.float64)
             first._cache[key], second._cache[key] = value[:, 0], value[:, 1]
         return first, second
+
+    def cross(self, other: Rows) -> Tensor:
+        """``(b,)`` centred cross moment ``sum((x - mean x)(y - mean y))`` with ``other``.
+
+        Float32 rows made by :meth:`pair` have it already; otherwise float64 raw moments with
+        the conditioning check (:meth:`ill_conditioned`), float32 from :func:`centred_moments`.
+        """
+        if "cross" in self._cache and self._cache["cross"] is other._cache.get("cross"):
+            return self._cache["cross"]
+        if not (self.exact and other.exact):
+            both = torch.stack([self.values, other.values], dim=1).to(torch.float32)
+            return centred_moments(both, self.ws)[1][:, 0, 1]
+        p = self.values.shape[1]
+        cov = self.dot(other) - self.sum * other.sum / p
+        bad = self.ill_conditioned() | other.ill_conditioned()
+        if bool(bad.any()):
+            a = self.values[bad] - self.values[bad].mean(dim=1, keepdim=True)
+            c = other.values[bad] - other.values[bad].mean(dim=1, keepdim=True)
+            cov = cov.clone()
+            cov[bad] = (a * c).sum(dim=1)
+        return cov
 
     @property
     def min(self) -> Tensor:
@@ -268,17 +363,17 @@ class Rows:
 
     @property
     def sumsq(self) -> Tensor:
-        """``(b,)`` row sums of squares."""
+        """``(b,)`` row sums of squares (float64 rows)."""
         return self._get("sumsq")
 
     @property
     def css(self) -> Tensor:
         """``(b,)`` centred sums of squares ``sum((x - mean)^2)``.
 
-        From the raw moments, ``sumsq - sum^2 / p``, which loses ``log10(sumsq / css)`` digits;
-        rows that would lose more than three (a map whose offset dwarfs its spread) are
-        recomputed from the centred values, so the result keeps ~1e-12 relative accuracy
-        whatever the map.
+        Float64 rows: from the raw moments, ``sumsq - sum^2 / p``, which loses
+        ``log10(sumsq / css)`` digits; rows that would lose more than three (a map whose offset
+        dwarfs its spread) are recomputed from the centred values, so the result keeps ~1e-12
+        relative accuracy whatever the map. Float32 rows: :func:`centred_moments`.
         """
         return self._get("css")
 
@@ -299,6 +394,10 @@ class Rows:
     def ill_conditioned(self) -> Tensor:
         """``(b,)`` bool: rows whose raw second moment cancels by more than ``ILL_CONDITIONED``."""
         return self.sumsq > self.css * ILL_CONDITIONED
+
+    def gather(self, rows: Tensor, cols: Tensor) -> Tensor:
+        """Float64 values at ``(rows, cols)``."""
+        return self.values[rows, cols].to(torch.float64)
 
     def _centred_sumsq(self) -> Tensor:
         p = self.values.shape[1]

@@ -15,7 +15,10 @@ predictions of a batch of frames.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -32,10 +35,10 @@ from .auc import (
     _shuffled_finish,
     _shuffled_negatives,
 )
-from .distribution import _cc_cov, _cc_finish, _kld_rows, _nss_finish, _sim_excess, _sim_finish
+from .distribution import _cc_finish, _kld_rows, _nss_finish, _sim_excess, _sim_finish
 from .distribution import _SimStats as SimStats
 
-__all__ = ["CHUNK_PIXELS", "Scorer", "chunk_rows", "score_maps"]
+__all__ = ["CHUNK_PIXELS", "ChunkPool", "Pending", "Scorer", "chunk_rows", "score_maps"]
 
 #: Pixels scored at once on the CPU (``2^19``: two 360 x 640 frames, 4 MiB per float64 map).
 CHUNK_PIXELS = 1 << 19
@@ -47,6 +50,109 @@ _DENSITY_METRICS = {"CC", "SIM", "KLD"}
 def chunk_rows(b: int, p: int, device: torch.device) -> int:
     """Maps per chunk: about :data:`CHUNK_PIXELS` pixels on the CPU, the whole batch on a GPU."""
     return b if device.type != "cpu" else max(1, CHUNK_PIXELS // max(p, 1))
+
+
+class Pending:
+    """Chunks submitted to a :class:`ChunkPool`; :meth:`wait` blocks until all are done."""
+
+    def __init__(self, futures: Sequence[Future] = ()) -> None:
+        self._futures = futures
+
+    def wait(self) -> None:
+        """Wait for every chunk; the first error raised by one is raised here."""
+        for future in self._futures:
+            future.result()
+
+
+class ChunkPool:
+    """Runs the chunks of batches on ``threads`` CPU threads, each with its own scratch memory.
+
+    The chunks of a batch are independent (a chunk's parts are kept under its first row), so
+    they can run concurrently: torch releases the GIL inside its kernels. The pool's threads
+    run torch with one intra-op thread each (set in each thread, so the calling thread keeps
+    its own setting), so that they do not each start a team of intra-op threads on the same
+    cores. Used as a context manager (the threads live as long as the ``with`` block); with one
+    thread the chunks run in the calling thread, when submitted.
+
+    Args:
+        threads: number of threads (at least 1).
+    """
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = max(int(threads), 1)
+        self._local = threading.local()
+        self._executor: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def for_device(cls, device: torch.device, threads: int | None = None) -> ChunkPool:
+        """A pool of ``threads`` (default: ``torch.get_num_threads()``) threads on the CPU, of
+        one thread elsewhere (a GPU gets the whole batch as one chunk)."""
+        if torch.device(device).type != "cpu":
+            return cls(1)
+        return cls(torch.get_num_threads() if threads is None else threads)
+
+    def __enter__(self) -> ChunkPool:
+        if self.threads > 1:
+            saved = torch.get_num_threads()
+            ready = threading.Barrier(self.threads)
+            self._executor = ThreadPoolExecutor(
+                self.threads,
+                thread_name_prefix="scamlib-metrics",
+                initializer=torch.set_num_threads,
+                initargs=(1,),
+            )
+            # start every thread now (each sets its own intra-op threads to 1), then give the
+            # calling thread's setting back (torch.set_num_threads also sets the default of
+            # threads started later)
+            for future in [self._executor.submit(ready.wait) for _ in range(self.threads)]:
+                future.result()
+            torch.set_num_threads(saved)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    @contextlib.contextmanager
+    def serial(self) -> Iterator[None]:
+        """A block of the calling thread's work that runs beside the pool's threads: one
+        intra-op thread for it while the pool has threads (restored after)."""
+        if self._executor is None:
+            yield
+            return
+        saved = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved)
+
+    def workspace(self) -> Workspace:
+        """The calling thread's scratch memory (created on first use)."""
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = Workspace()
+        return ws
+
+    def submit(self, work: Callable[[int, Workspace], None], starts: Iterable[int]) -> Pending:
+        """Start ``work(start, workspace)`` for every chunk start; :meth:`Pending.wait` for them.
+
+        Without threads (or for a single chunk) the work is done before this returns.
+        """
+        starts = list(starts)
+        if self._executor is None or len(starts) < 2:
+            for start in starts:
+                work(start, self.workspace())
+            return Pending()
+        return Pending([self._executor.submit(self._call, work, a) for a in starts])
+
+    def _call(self, work: Callable[[int, Workspace], None], start: int) -> None:
+        work(start, self.workspace())
+
+    def run(self, work: Callable[[int, Workspace], None], starts: Iterable[int]) -> None:
+        """``work(start, workspace)`` for every chunk start, waiting for all."""
+        self.submit(work, starts).wait()
 
 
 def _check_rows(rows: Rows, name: str) -> None:
@@ -66,7 +172,9 @@ class Scorer:
         other: the s-AUC candidate negatives of the ``b`` maps.
         jitter: AUC-Judd jitter. ``n_splits``, ``step``: s-AUC / AUC-B settings.
         generators: metric name -> random source (``None`` entries use the default one).
-        workspace: scratch buffers reused from chunk to chunk (a private one by default).
+
+    :meth:`add` may be called for the chunks in any order and from several threads; the parts
+    are kept under each chunk's first row and put in order by :meth:`finish`.
     """
 
     def __init__(
@@ -81,7 +189,6 @@ class Scorer:
         n_splits: int = 100,
         step: float = 0.1,
         generators: dict[str, torch.Generator | None] | None = None,
-        workspace: Workspace | None = None,
     ) -> None:
         self.metrics = tuple(metrics)
         self.want = set(metrics)
@@ -89,8 +196,7 @@ class Scorer:
         self.fix, self.other = fix, other
         self.jitter, self.n_splits, self.step = jitter, n_splits, step
         self.generators = generators or {}
-        self.ws = Workspace() if workspace is None else workspace
-        self.parts: dict[str, list[Any]] = {}
+        self.parts: dict[str, dict[int, Any]] = {}
         if "sAUC" in self.want:
             self.sauc_draws, self.sauc_k = _shuffled_negatives(
                 fix.counts, other, n_splits, self.generators.get("sAUC")
@@ -103,8 +209,9 @@ class Scorer:
         """Whether :meth:`add` needs the ground-truth density maps."""
         return bool(self.want & _DENSITY_METRICS)
 
-    def _keep(self, name: str, value: Any) -> None:
-        self.parts.setdefault(name, []).append(value)
+    def _ordered(self, name: str) -> list[Any]:
+        chunks = self.parts[name]
+        return [chunks[start] for start in sorted(chunks)]
 
     def add(
         self,
@@ -112,63 +219,77 @@ class Scorer:
         s: Rows,
         g: Rows | None = None,
         source: Tensor | None = None,
+        ws: Workspace | None = None,
     ) -> None:
         """The pixel passes of maps ``start : start + len(s.values)``.
 
         Args:
             start: index of the chunk's first map in the batch.
-            s: the chunk's predictions as float64 rows (checked finite here).
-            g: the chunk's densities as float64 rows, when a density metric is requested.
-            source: ``s`` in a narrower float type (exactly the same values), used for the
-                AUC-Judd bucket pass.
+            s: the chunk's predictions as float32 or float64 rows (checked finite here).
+            g: the chunk's densities as rows of the same dtype, when a density metric is
+                requested.
+            source: float64 ``s`` in float32 (exactly the same values), used for the AUC-Judd
+                bucket pass.
+            ws: scratch memory of the calling thread (a fresh one when not given).
         """
         want = self.want
+        ws = Workspace() if ws is None else ws
+        kept: dict[str, Any] = {}
+        keep = kept.__setitem__
         rows = s.values.shape[0]
         stop = start + rows
         _check_rows(s, "pred")
-        self._keep("s_min", s.min)
-        self._keep("s_max", s.max)
+        keep("s_min", s.min)
+        keep("s_max", s.max)
         if want & _FIXATION_METRICS:
             here = self.fix.slice(start, stop)
-            self._keep("fixated", s.values[here.rows, here.cols])
+            keep("fixated", s.gather(here.rows, here.cols))
         if "AUC_J" in want:
-            parts = _judd_parts(s, here, self.jitter, source=source, ws=self.ws)
-            self._keep("judd", parts.shifted(start, self.p))
+            parts = _judd_parts(s, here, self.jitter, source=source, ws=ws)
+            keep("judd", parts.shifted(start, self.p))
         if "sAUC" in want:
             there = self.other.slice(start, stop)
-            self._keep("sauc", s.values[there.rows, there.cols])
+            keep("sauc", s.gather(there.rows, there.cols))
         if "AUC_B" in want:
             pixels = self.borji_pixels[start:stop].reshape(rows, -1)
-            self._keep("borji", s.values.gather(1, pixels).view(rows, self.n_splits, -1))
+            borji = s.values.gather(1, pixels).to(torch.float64)
+            keep("borji", borji.view(rows, self.n_splits, -1))
         if want & {"NSS", "CC", "SIM"}:
-            self._keep("s_sum", s.sum)
+            keep("s_sum", s.sum)
         if want & {"NSS", "CC"}:
-            self._keep("s_css", s.css)
-        if not self.needs_density:
-            return
+            keep("s_css", s.css)
+        if self.needs_density:
+            self._density_parts(s, g, keep, ws)
+        for name, value in kept.items():
+            self.parts.setdefault(name, {})[start] = value
+
+    def _density_parts(
+        self, s: Rows, g: Rows, keep: Callable[[str, Any], None], ws: Workspace
+    ) -> None:
+        want = self.want
         _check_rows(g, "density")
         if want & {"CC", "SIM"}:
-            self._keep("g_min", g.min)
-            self._keep("g_max", g.max)
+            keep("g_min", g.min)
+            keep("g_max", g.max)
         if "CC" in want:
-            self._keep("g_css", g.css)
-            self._keep("cov", _cc_cov(s, g))
+            keep("g_css", g.css)
+            keep("cov", s.cross(g))
         if "SIM" in want:
-            self._keep("g_sum", g.sum)
-            self._keep("sim", _sim_excess(s, g, self.ws))
+            keep("g_sum", g.sum)
+            keep("sim", _sim_excess(s, g, ws))
         if "KLD" in want:
-            self._keep("KLD", _kld_rows(s, g))
+            keep("KLD", _kld_rows(s, g))
 
     def finish(self) -> dict[str, Tensor]:
         """The ``(b,)`` float64 scores of every metric, once all chunks were added."""
-        cat = {name: torch.cat(v) for name, v in self.parts.items() if name != "judd"}
+        cat = {name: torch.cat(self._ordered(name)) for name in self.parts if name != "judd"}
         lo, hi = cat["s_min"], cat["s_max"]
         s_constant = lo == hi
         fix, p, step = self.fix, self.p, self.step
         scores: dict[str, Tensor] = {}
         for name in self.metrics:
             if name == "AUC_J":
-                judd = JuddParts.cat(self.parts["judd"])
+                judd = JuddParts.cat(self._ordered("judd"))
                 gen = self.generators.get(name)
                 scores[name] = _judd_finish(judd, fix, s_constant, self.jitter, gen)
             elif name == "sAUC":
@@ -214,20 +335,22 @@ def score_maps(
     fix = Positions.of(fixations) if fixations is not None else None
     oth = Positions.of(other) if other is not None else None
     scorer = Scorer((metric,), b, p, fix=fix, other=oth, **options)
-    ws = scorer.ws
     chunk = chunk_rows(b, p, pred.device)
 
-    def as_float64(block: Tensor, name: str) -> Tensor:
+    def as_float64(block: Tensor, name: str, ws: Workspace) -> Tensor:
         if block.dtype == torch.float64:
             return block
         return ws.get(name, block.shape, torch.float64, block.device).copy_(block)
 
-    for start in range(0, b, chunk):
+    def work(start: int, ws: Workspace) -> None:
         block = pred[start : start + chunk].reshape(-1, p)
-        s = Rows(as_float64(block, "pred"))
+        s = Rows(as_float64(block, "pred", ws))
         g = None
         if density is not None:
-            g = Rows(as_float64(density[start : start + chunk].reshape(-1, p), "density"))
+            g = Rows(as_float64(density[start : start + chunk].reshape(-1, p), "density", ws))
         source = block if block.dtype == torch.float32 else None
-        scorer.add(start, s, g, source)
+        scorer.add(start, s, g, source, ws)
+
+    with ChunkPool.for_device(pred.device) as pool:
+        pool.run(work, range(0, b, chunk))
     return scorer.finish()[metric]

@@ -264,9 +264,10 @@ def _judd_parts(
     any other bucket is certainly above or below the threshold and counted from the histogram.
 
     Args:
-        rows: the maps' float64 rows. ``fix``: their fixations.
+        rows: the maps' rows (float32 or float64). ``fix``: their fixations.
         jitter: whether the scores will be jittered (widens the bands).
-        source: the same values in float32, for a cheaper bucket pass (optional).
+        source: the same values in float32, for a cheaper bucket pass (optional; float32 rows
+            are their own source).
         ws: scratch buffers for the per-pixel temporaries.
     """
     s = rows.values
@@ -284,9 +285,9 @@ def _judd_parts(
     scale = torch.where(16 * EPS * (magnitude * scale + first + nb) < 0.5, scale, 0.0)
     origin = first - lo * scale
     size = magnitude * scale + origin.abs() + nb
-    work = s
-    if source is not None and float((4 * torch.finfo(torch.float32).eps * size).max()) < 0.5:
-        work = source
+    work = s if source is None else source
+    if work.dtype != torch.float64 and float((4 * torch.finfo(work.dtype).eps * size).max()) >= 0.5:
+        work = s.to(torch.float64)  # too coarse to place the pixels in buckets: float64 pass
     slack = 4 * torch.finfo(work.dtype).eps * size
     shifted = scratch(ws, "judd_shifted", (b, p), work.dtype, device)
     if device.type == "cpu":  # one fused pass per row (alpha is a number)
@@ -318,7 +319,7 @@ def _judd_parts(
     cand = scratch(ws, "judd_candidates", (b, p), torch.bool, device)
     torch.index_select(ambiguous.view(-1), 0, bucket.view(-1), out=cand.view(-1))
     cand_rows, cand_cols = nonzero_rows(cand)
-    values = s[cand_rows, cand_cols]
+    values = rows.gather(cand_rows, cand_cols)
     return JuddParts(above, cand_rows, cand_rows * p + cand_cols, values)
 
 

@@ -105,23 +105,6 @@ def cc(pred: Tensor, density: Tensor) -> Tensor:
     return _pair("CC", pred, density)
 
 
-def _cc_cov(s: Rows, g: Rows) -> Tensor:
-    """``(b,)`` ``sum((S - mean S) (G - mean G))`` from the shared row moments.
-
-    ``sum(S G) - sum(S) sum(G) / P``; rows where either map's raw moments cancel badly
-    (:meth:`Rows.ill_conditioned`) are recomputed from the centred values.
-    """
-    p = s.values.shape[1]
-    cov = s.dot(g) - s.sum * g.sum / p
-    bad = s.ill_conditioned() | g.ill_conditioned()
-    if bool(bad.any()):
-        a = s.values[bad] - s.values[bad].mean(dim=1, keepdim=True)
-        c = g.values[bad] - g.values[bad].mean(dim=1, keepdim=True)
-        cov = cov.clone()
-        cov[bad] = (a * c).sum(dim=1)
-    return cov
-
-
 def _cc_finish(cov: Tensor, css_s: Tensor, css_g: Tensor, constant: Tensor) -> Tensor:
     """CC from the centred cross and square sums; NaN where either map is constant."""
     return torch.where(constant, torch.nan, cov / torch.sqrt(css_s * css_g))
@@ -188,7 +171,8 @@ def _sim_excess(s: Rows, g: Rows, ws: Workspace | None = None) -> Tensor:
             torch.add(s.values[k], g.values[k], alpha=-r, out=d[k])
     else:
         torch.mul(g.values, -ratio[:, None], out=d).add_(s.values)
-    return torch.maximum(d, e[:, None], out=d).sum(dim=1) - ss.p * e
+    excess = torch.maximum(d, e.to(d.dtype)[:, None], out=d).sum(dim=1).to(torch.float64)
+    return excess - ss.p * e.to(d.dtype).to(torch.float64)
 
 
 def _sim_finish(excess: Tensor, s: _SimStats, g: _SimStats) -> Tensor:
@@ -241,7 +225,7 @@ def _kld_rows(s: Rows, g: Rows) -> Tensor:
 
     def normalise(rows: Rows) -> Tensor:
         total = torch.where(rows.zero, 1.0, rows.sum)
-        return rows.values / total[:, None]
+        return rows.values.to(torch.float64) / total[:, None]
 
     q, r = normalise(s), normalise(g)
     return (r * torch.log(EPS + r / (q + EPS))).sum(dim=1)

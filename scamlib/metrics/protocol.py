@@ -9,8 +9,8 @@ videos per dataset.
 
 Blur and resize are linear and separable, so each axis is one matrix: ``out = A_h x A_w^T``
 with ``A = R B`` (resize after blur). The matrices are built once per size and cached, and
-applied along their band only (:class:`_Banded`: a gather and a batched matrix product per
-axis instead of two dense products).
+applied along their band only (:class:`_Banded`: a strided view of windows and a batched matrix
+product per axis instead of two dense products).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +30,7 @@ from torch import Tensor
 
 from .._validation import as_size, check_finite, check_floating, check_ndim, check_tensor
 from ._common import Positions, Rows, Workspace, scratch
-from ._engine import Scorer, chunk_rows
+from ._engine import ChunkPool, Scorer, chunk_rows
 
 __all__ = [
     "ALL_METRICS",
@@ -125,9 +125,11 @@ def _axis_operator(n_in: int, n_out: int | None, sigma: float | None) -> Tensor:
     return op
 
 
-#: Preferred numbers of output samples per block of a banded operator (divisors of the output
-#: size are tried in this order, so the blocks tile the output exactly).
-_BLOCKS = (16, 15, 18, 20, 14, 12, 24, 10, 32)
+#: Output samples per block of a banded operator that are tried (see :func:`_banded`).
+_BLOCKS = range(8, 49)
+#: Cost of one block in multiply-adds, beyond its ``block * window`` (a batched product's
+#: per-matrix overhead), when choosing the block size.
+_BLOCK_OVERHEAD = 256
 
 
 @dataclass(frozen=True)
@@ -136,53 +138,92 @@ class _Banded:
 
     The ``(n_out, n_in)`` matrix has a narrow band (13 blur taps plus 4 to 6 bicubic taps per
     output sample), so the outputs are cut into ``blocks`` blocks of ``block`` consecutive
-    samples, each reading a window of ``window`` consecutive inputs: ``weight[c]`` is the
-    ``(block, window)`` piece of the matrix that block ``c`` needs and ``index`` lists the
-    inputs of every window. Applying it is one gather and one batched matrix product, about
-    ``window / n_in`` of the dense product's work (a sixth at 384 -> 640).
+    samples, block ``c`` reading the ``window`` consecutive inputs from ``start + c * stride``
+    of the input padded with ``left`` zeros before and ``right`` after: ``weight[c]`` is the
+    ``(block, window)`` piece of the matrix that block ``c`` needs (the zeros of the padding
+    meet zero weights; the mirroring at the edges is in the weights). The windows are then a
+    strided view of the padded input, and applying the operator is one batched matrix product,
+    about ``window / n_in`` of the dense product's work (a sixth at 384 -> 640).
     """
 
     n_out: int
     block: int
     window: int
-    index: Tensor  # (blocks * window,) int64
+    stride: int
+    start: int
+    left: int
+    right: int
     weight: Tensor  # (blocks, block, window)
 
+    @property
+    def blocks(self) -> int:
+        return self.weight.shape[0]
+
     def to(self, dtype: torch.dtype, device: torch.device) -> _Banded:
-        return _Banded(
-            self.n_out,
-            self.block,
-            self.window,
-            self.index.to(device),
-            self.weight.to(device=device, dtype=dtype),
-        )
+        weight = self.weight.to(device=device, dtype=dtype)
+        return replace(self, weight=weight)
+
+    def windows(self, padded: Tensor, axis: int) -> Tensor:
+        """The ``(..., blocks, window, ...)`` windows of ``padded`` along ``axis``, a view.
+
+        ``padded`` holds the input with ``left`` / ``right`` zero samples around it along
+        ``axis``; the result replaces that axis by ``(blocks, window)`` without copying.
+        """
+        shape = list(padded.shape)
+        strides = list(padded.stride())
+        step = strides[axis]
+        shape[axis : axis + 1] = [self.blocks, self.window]
+        strides[axis : axis + 1] = [self.stride * step, step]
+        return padded.as_strided(shape, strides, padded.storage_offset() + self.start * step)
 
 
-def _block_size(n_out: int) -> int:
-    if n_out <= max(_BLOCKS):
-        return n_out
-    return next((t for t in _BLOCKS if n_out % t == 0), _BLOCKS[0])
+def _layout(op: Tensor, block: int) -> tuple[int, int, int, int]:
+    """``(cost, stride, window, base)`` of cutting ``op``'s rows into blocks of ``block``.
 
-
-@functools.lru_cache(maxsize=64)
-def _banded(n_in: int, n_out: int | None, sigma: float | None) -> _Banded:
-    """:func:`_axis_operator` cut into blocks along its band (float64, CPU; cached)."""
-    op = _axis_operator(n_in, n_out, sigma)
-    rows = op.shape[0]
-    block = _block_size(rows)
+    Block ``c`` reads inputs ``c * stride + base`` to ``... + window - 1`` (``base`` may be
+    negative: zeros are padded there); the stride is the blocks' average advance, rounded.
+    """
+    rows, n_in = op.shape
     count = -(-rows // block)
-    padded = torch.zeros(count * block, n_in, dtype=torch.float64)
+    padded = torch.zeros(count * block, n_in, dtype=op.dtype)
     padded[:rows] = op
     used = (padded != 0).view(count, block, n_in).any(dim=1)  # (count, n_in)
     position = torch.arange(n_in)
     first = torch.where(used, position, n_in).amin(dim=1)
     last = torch.where(used, position, -1).amax(dim=1)
-    window = int((last - first).clamp(min=0).max()) + 1
-    start = torch.minimum(first.clamp(max=n_in - 1), torch.tensor(n_in - window))
-    index = start[:, None] + torch.arange(window)  # (count, window)
-    blocks = padded.view(count, block, n_in)
+    empty = ~used.any(dim=1)
+    stride = max(round(block * n_in / rows), 1) if rows > block else 1
+    offset = torch.arange(count) * stride
+    base = int(torch.where(empty, n_in, first - offset).min())
+    top = int(torch.where(empty, -1, last - offset).max())
+    base = min(base, top)
+    window = top - base + 1
+    return count * (block * window + _BLOCK_OVERHEAD), stride, window, base
+
+
+@functools.lru_cache(maxsize=64)
+def _banded(n_in: int, n_out: int | None, sigma: float | None) -> _Banded:
+    """:func:`_axis_operator` cut into blocks along its band (float64, CPU; cached).
+
+    The block size is the one of :data:`_BLOCKS` (or the whole output when smaller) with the
+    fewest multiply-adds, preferring sizes that tile the output exactly.
+    """
+    op = _axis_operator(n_in, n_out, sigma)
+    rows = op.shape[0]
+    sizes = [rows] if rows <= max(_BLOCKS) else list(_BLOCKS)
+    costs = {b: _layout(op, b) for b in sizes}
+    block = min(sizes, key=lambda b: (costs[b][0] * (1 if rows % b == 0 else 2), b))
+    _, stride, window, base = costs[block]
+    count = -(-rows // block)
+    left = max(-base, 0)
+    right = max((count - 1) * stride + base + window - n_in, 0)
+    wide = torch.zeros(count * block, left + n_in + right, dtype=torch.float64)
+    wide[:rows, left : left + n_in] = op
+    start = base + left  # window 0 in padded coordinates
+    index = start + torch.arange(count)[:, None] * stride + torch.arange(window)
+    blocks = wide.view(count, block, -1)
     weight = blocks.gather(2, index[:, None, :].expand(count, block, window))
-    return _Banded(rows, block, window, index.reshape(-1), weight)
+    return _Banded(rows, block, window, stride, start, left, right, weight)
 
 
 @functools.lru_cache(maxsize=64)
@@ -192,32 +233,44 @@ def _banded_on(
     return _banded(n_in, n_out, sigma).to(dtype, device)
 
 
-def _along_rows(x: Tensor, op: _Banded, out: Tensor, ws: Workspace | None = None) -> Tensor:
-    """Apply ``op`` along axis 1 of ``(b, n_in, m)`` ``x`` (any strides) into ``out``.
+def _padded(
+    ws: Workspace | None, name: str, shape: tuple[int, ...], axis: int, op: _Banded, like: Tensor
+) -> tuple[Tensor, Tensor]:
+    """A buffer of ``shape`` widened along ``axis`` by ``op``'s padding (pads zeroed) and the
+    view of its interior, where the input goes."""
+    full = list(shape)
+    full[axis] += op.left + op.right
+    buffer = scratch(ws, name, tuple(full), like.dtype, like.device)
+    if op.left:
+        buffer.narrow(axis, 0, op.left).zero_()
+    if op.right:
+        buffer.narrow(axis, op.left + shape[axis], op.right).zero_()
+    return buffer, buffer.narrow(axis, op.left, shape[axis])
 
-    ``out`` is ``(b, blocks * block, m)``, contiguous; its first ``n_out`` rows are the result.
-    """
-    b, _, m = x.shape
-    count = op.weight.shape[0]
-    windows = scratch(ws, "rows", (b, count * op.window, m), x.dtype, x.device)
-    torch.index_select(x, 1, op.index, out=windows)
-    windows = windows.view(b, count, op.window, m)
-    torch.matmul(op.weight, windows, out=out.view(b, count, op.block, m))
-    return out
 
-
-def _along_columns(x: Tensor, op: _Banded, ws: Workspace | None = None) -> Tensor:
-    """Apply ``op`` along the last axis of contiguous ``(r, n_in)`` ``x``: ``(r, n_out)``."""
-    r = x.shape[0]
-    count = op.weight.shape[0]
-    windows = scratch(ws, "columns", (r, count * op.window), x.dtype, x.device)
-    torch.index_select(x, 1, op.index, out=windows)
-    windows = windows.view(r, count, op.window).transpose(0, 1)
-    blocks = scratch(ws, "blocks", (count, r, op.block), x.dtype, x.device)
+def _along_columns(x: Tensor, op: _Banded, out: Tensor, ws: Workspace | None = None) -> None:
+    """Apply ``op`` along the last axis of ``(n, h, n_in)`` ``x`` into ``(n, h, n_out)`` ``out``
+    (any strides with a contiguous last axis)."""
+    n, h, n_in = x.shape
+    padded, interior = _padded(ws, "columns", (n * h, n_in), 1, op, x)
+    interior.view(n, h, n_in).copy_(x)
+    windows = op.windows(padded, 1).permute(1, 0, 2)  # (blocks, n * h, window)
+    blocks = scratch(ws, "blocks", (op.blocks, n * h, op.block), x.dtype, x.device)
     torch.bmm(windows, op.weight.transpose(1, 2), out=blocks)
-    out = scratch(ws, "wide", (r, count, op.block), x.dtype, x.device)
-    out.copy_(blocks.transpose(0, 1))
-    return out.view(r, count * op.block)[:, : op.n_out]
+    result = blocks.view(op.blocks, n, h, op.block).permute(1, 2, 0, 3)  # (n, h, blocks, block)
+    if op.blocks * op.block == op.n_out:
+        out.view(n, h, op.blocks, op.block).copy_(result)
+    else:
+        out.copy_(result.reshape(n, h, -1)[..., : op.n_out])
+
+
+def _along_rows(padded: Tensor, op: _Banded, out: Tensor) -> None:
+    """Apply ``op`` along axis 1 of the padded ``(b, left + n_in + right, m)`` input into
+    ``(b, blocks * block, m)`` contiguous ``out`` (its first ``n_out`` rows are the result)."""
+    windows = op.windows(padded, 1)  # (b, blocks, window, m)
+    target = out.view(out.shape[0], op.blocks, op.block, out.shape[2])
+    for k in range(padded.shape[0]):
+        torch.bmm(op.weight, windows[k], out=target[k])
 
 
 def _apply(
@@ -233,14 +286,14 @@ def _apply(
     of ``x``. On the CPU the maps go through in chunks of about
     :data:`scamlib.metrics._engine.CHUNK_PIXELS` output pixels, each chunk's temporaries in
     ``ws`` (a private one when not given). ``out``: a ``(b, H', W')`` buffer for the result
-    when ``H'`` is a whole number of blocks (see :func:`_block_size`), else ignored.
+    when ``H'`` is a whole number of blocks (see :func:`_banded`), else ignored.
     """
     *lead, h, w = x.shape
     flat = x.reshape(-1, h, w)
     b = flat.shape[0]
     rows = _banded_on(h, size[0], sigma, x.dtype, x.device)
     cols = _banded_on(w, size[1], sigma, x.dtype, x.device)
-    height = rows.weight.shape[0] * rows.block  # rows.n_out, rounded up to whole blocks
+    height = rows.blocks * rows.block  # rows.n_out, rounded up to whole blocks
     if out is None or height != rows.n_out:
         out = torch.empty(b, height, cols.n_out, dtype=x.dtype, device=x.device)
     ws = Workspace() if ws is None else ws
@@ -248,8 +301,9 @@ def _apply(
     for start in range(0, b, chunk):
         part = flat[start : start + chunk]
         n = part.shape[0]
-        wide = _along_columns(part.reshape(n * h, w), cols, ws).reshape(n, h, cols.n_out)
-        _along_rows(wide, rows, out[start : start + n], ws)
+        padded, wide = _padded(ws, "rows", (n, h, cols.n_out), 1, rows, x)
+        _along_columns(part, cols, wide, ws)
+        _along_rows(padded, rows, out[start : start + n])
     if height != rows.n_out:
         out = out[:, : rows.n_out]
     return out.reshape(*lead, rows.n_out, cols.n_out)
@@ -607,7 +661,7 @@ def _check_item(item: object, index: int) -> Mapping[str, Any]:
     return item
 
 
-def _score_batch(
+def _start_batch(
     batch: list[tuple[Mapping[str, Any], Tensor]],
     union: Tensor,
     metrics: tuple[str, ...],
@@ -619,15 +673,17 @@ def _score_batch(
     n_splits: int,
     step: float,
     jitter: bool,
-    ws: Workspace,
-) -> list[dict[str, Any]]:
-    """Score a batch of frames of one video (same prediction and ground-truth sizes).
+    pool: ChunkPool,
+) -> Callable[[], list[dict[str, Any]]]:
+    """Start scoring a batch of frames of one video (same prediction and ground-truth sizes).
 
     The fixations of the batch are listed and the s-AUC negatives (the video's fixations minus
-    the frame's own) found once; then, chunk by chunk (a couple of frames on the CPU), the
-    predictions are post-processed and resized and fed with the densities to a
-    :class:`scamlib.metrics._engine.Scorer`, which makes every pass over the pixels while the
-    chunk is in the caches and finishes the metrics once for the batch.
+    the frame's own) found, and the random draws made, here; then the chunks (a couple of
+    frames on the CPU) are submitted to ``pool``: each is post-processed, resized and fed with
+    its densities to a :class:`scamlib.metrics._engine.Scorer`, which makes every pass over the
+    pixels while the chunk is in the caches. Returns the call that waits for the chunks and
+    finishes the metrics once for the batch (the per-frame score rows), so that the caller can
+    prepare the next batch meanwhile.
     """
     items = [item for item, _ in batch]
     b = len(items)
@@ -635,6 +691,7 @@ def _score_batch(
     p = shape[0] * shape[1]
     masks = [torch.as_tensor(i["fixations"]) for i in items]
     if all(m.dtype == torch.bool and m.device == device for m in masks):
+        ws = pool.workspace()
         mask = torch.stack(masks, out=ws.get("fixations", (b, *shape), torch.bool, device))
     else:
         mask = torch.stack([m.to(device) for m in masks])
@@ -656,11 +713,11 @@ def _score_batch(
         n_splits=n_splits,
         step=step,
         generators=generators,
-        workspace=ws,
     )
     chunk = chunk_rows(b, p, device)
     layers = 2 if scorer.needs_density else 1
-    for start in range(0, b, chunk):
+
+    def work(start: int, ws: Workspace) -> None:
         part = batch[start : start + chunk]
         n = len(part)
         frames = [pred for _, pred in part]
@@ -668,26 +725,34 @@ def _score_batch(
             preds = torch.stack(frames, out=ws.get("preds", (n, *frames[0].shape), dtype, device))
         else:
             preds = torch.stack([f.to(device, dtype) for f in frames])
-        resized = ws.get("resized", (n, *shape), dtype, device)
-        maps = _postprocess(preds, shape, sigma, ws, resized).reshape(n, p)
-        rows = ws.get("maps", (n, layers, p), torch.float64, device)
-        rows[:, 0].copy_(maps)
+        rows = ws.get("maps", (n, layers, p), dtype, device)
+        maps = rows[:, 0].view(n, *shape)
+        resized = _postprocess(preds, shape, sigma, ws, maps)
+        if resized.data_ptr() != maps.data_ptr():  # not a whole number of blocks: a copy
+            maps.copy_(resized)
         if scorer.needs_density:
             for k, (item, _) in enumerate(part):
                 rows[k, 1].copy_(torch.as_tensor(item["density"]).reshape(-1))
-            s, g = Rows.pair(rows)
+            s, g = Rows.pair(rows, ws)
         else:
-            s, g = Rows(rows[:, 0]), None
-        scorer.add(start, s, g, maps if maps.dtype == torch.float32 else None)
-    values = {name: v.cpu().tolist() for name, v in scorer.finish().items()}
-    return [
-        {
-            "video": str(item["video"]),
-            "frame_index": int(item["frame_index"]),
-            **{name: float(values[name][k]) for name in metrics},
-        }
-        for k, item in enumerate(items)
-    ]
+            s, g = Rows(rows[:, 0], ws), None
+        scorer.add(start, s, g, ws=ws)
+
+    pending = pool.submit(work, range(0, b, chunk))
+
+    def finish() -> list[dict[str, Any]]:
+        pending.wait()
+        values = {name: v.cpu().tolist() for name, v in scorer.finish().items()}
+        return [
+            {
+                "video": str(item["video"]),
+                "frame_index": int(item["frame_index"]),
+                **{name: float(values[name][k]) for name in metrics},
+            }
+            for k, item in enumerate(items)
+        ]
+
+    return finish
 
 
 def evaluate(
@@ -697,13 +762,14 @@ def evaluate(
     metrics: Sequence[str] = DEFAULT_METRICS,
     seed: int = 0,
     generator: torch.Generator | None = None,
-    batch_size: int = 32,
+    batch_size: int = 64,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
     sigma: float = 2.0,
     n_splits: int = 100,
     step: float = 0.1,
     jitter: bool = True,
+    threads: int | None = None,
 ) -> EvaluationResult:
     """Score predictions on a STAViS-layout dataset with the STAViS protocol (SPEC §11).
 
@@ -740,6 +806,8 @@ def evaluate(
         sigma: blur sigma in pixels (STAViS: 2).
         n_splits, step: s-AUC / AUC-B settings (MIT defaults 100 and 0.1).
         jitter: AUC-Judd jitter (MIT default ``True``).
+        threads: CPU threads scoring the chunks of a batch concurrently (default
+            ``torch.get_num_threads()``; ignored on a GPU). The scores do not depend on it.
 
     Returns:
         :class:`EvaluationResult` with per-frame, per-video and dataset tables.
@@ -766,6 +834,10 @@ def evaluate(
     metrics = _check_metrics(metrics)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     if isinstance(predictions, (str, Path)):
         root = Path(predictions)
         if not root.is_dir():
@@ -798,24 +870,42 @@ def evaluate(
         n_splits=n_splits,
         step=step,
         jitter=jitter,
-        ws=Workspace(),  # scratch memory reused by every batch
     )
+    with ChunkPool.for_device(device, threads) as pool:
+        frame_rows = _score_frames(dataset, predict, metrics, batch_size, pool=pool, **options)
+    return _tables(metrics, frame_rows)
 
+
+def _score_frames(
+    dataset: FixationDataset,
+    predict: Predictor,
+    metrics: tuple[str, ...],
+    batch_size: int,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Per-frame score rows of every frame of ``dataset``, batch by batch (see :func:`evaluate`)."""
+    device, pool = options["device"], options["pool"]
     frame_rows: list[dict[str, Any]] = []
     batch: list[tuple[Mapping[str, Any], Tensor]] = []
     batch_key: tuple[Any, ...] | None = None
     union_of: tuple[str | None, Tensor | None] = (None, None)
+    pending: Callable[[], list[dict[str, Any]]] | None = None
 
     def flush() -> None:
-        nonlocal union_of
+        # start this batch, then finish the previous one (its chunks ran meanwhile)
+        nonlocal union_of, pending
         if not batch:
             return
         video = str(batch[0][0]["video"])
         if union_of[0] != video:
             union = torch.as_tensor(dataset.fixation_union(video))
             union_of = (video, (union if union.dtype == torch.bool else union > 0).to(device))
-        frame_rows.extend(_score_batch(batch, union_of[1], metrics, **options))
+        with pool.serial():
+            started = _start_batch(list(batch), union_of[1], metrics, **options)
+            if pending is not None:
+                frame_rows.extend(pending())
         batch.clear()
+        pending = started
 
     for index in range(len(dataset)):
         item = _check_item(dataset[index], index)
@@ -828,7 +918,10 @@ def evaluate(
         batch_key = key
         batch.append((item, pred))
     flush()
-    return _tables(metrics, frame_rows)
+    if pending is not None:
+        with pool.serial():
+            frame_rows.extend(pending())
+    return frame_rows
 
 
 def evaluate_dir(

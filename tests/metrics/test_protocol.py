@@ -268,3 +268,75 @@ def test_evaluate_rejects_non_finite_inputs():
     ds.items[1]["density"][0, 0] = float("inf")
     with pytest.raises(ValueError, match="density"):
         evaluate(lambda item: ds.pred_of(item), ds, metrics=("SIM",))
+
+
+@pytest.mark.parametrize(
+    ("shape", "size", "sigma"),
+    [
+        ((50, 70), (123, 37), 2.0),  # up along one axis, down along the other
+        ((90, 60), (45, 200), None),
+        ((33, 41), (None, None), 1.5),  # blur only
+        ((224, 384), (360, 640), 2.0),  # the benchmark's sizes
+    ],
+)
+def test_banded_blur_resize_equals_the_dense_operators(shape, size, sigma):
+    # the strided-window products against the dense per-axis matrices (independent of the
+    # blocking, padding and stride bookkeeping)
+    from scamlib.metrics.protocol import _apply, _axis_operator
+
+    x = torch.tensor(np.random.default_rng(3).random((2, *shape)))
+    got = _apply(x, size, sigma)
+    rows = _axis_operator(shape[0], size[0], sigma)
+    cols = _axis_operator(shape[1], size[1], sigma)
+    torch.testing.assert_close(got, rows @ x @ cols.T, rtol=0, atol=1e-12)
+
+
+def test_centred_moments_match_float64_with_offsets_and_a_partial_block():
+    from scamlib.metrics._common import MOMENT_BLOCK, centred_moments
+
+    rng = np.random.default_rng(4)
+    p = 3 * MOMENT_BLOCK + 333  # a zero-padded last block
+    x = rng.random((3, 2, p)) * [[[1.0], [1e-3]]] + [[[1e3], [0.0]]]  # an offset that dwarfs
+    x[2, 1] = 0.25  # a constant map
+    x32 = torch.tensor(x, dtype=torch.float32)
+    sums, gram = centred_moments(x32)
+    exact = x32.double()
+    centred = exact - exact.mean(dim=2, keepdim=True)
+    want = centred @ centred.transpose(1, 2)
+    torch.testing.assert_close(sums, exact.sum(dim=2), rtol=1e-8, atol=0)
+    scale = torch.sqrt(torch.diagonal(want, dim1=1, dim2=2).clamp(min=1e-30))
+    # every entry to 1e-6 of the product of the two maps' spreads
+    err = (gram - want).abs() / (scale[:, :, None] * scale[:, None, :])
+    assert float(err[:2].max()) < 1e-6
+    assert float(gram[2, 1, 1]) == 0.0 and float(gram[2, 0, 1]) == 0.0
+
+
+def test_evaluate_float32_agrees_with_float64():
+    ds = FakeDataset(h=40, w=56)
+    ds.preds = [torch.nn.functional.interpolate(p[None, None], (24, 32))[0, 0] for p in ds.preds]
+    metrics = ("AUC_J", "SIM", "sAUC", "CC", "NSS", "KLD")
+
+    def run(dtype):
+        res = evaluate(lambda item: ds.pred_of(item), ds, metrics=metrics, dtype=dtype)
+        return np.array([[r[m] for m in metrics] for r in res.frames.rows])
+
+    np.testing.assert_allclose(run(torch.float32), run(torch.float64), rtol=0, atol=1e-5)
+
+
+def test_evaluate_does_not_depend_on_the_threads(monkeypatch):
+    # several chunks per batch, scored by one or three threads: the same numbers, bit for bit
+    from scamlib.metrics import _engine
+
+    ds = FakeDataset()
+    metrics = ("AUC_J", "SIM", "sAUC", "CC", "NSS", "KLD", "AUC_B")
+    monkeypatch.setattr(_engine, "CHUNK_PIXELS", 140)  # one frame per chunk
+    threads_before = torch.get_num_threads()
+
+    def run(threads):
+        res = evaluate(lambda item: ds.pred_of(item), ds, metrics=metrics, threads=threads)
+        return [[r[m] for m in metrics] for r in res.frames.rows]
+
+    np.testing.assert_array_equal(run(3), run(1))  # NaN where NaN
+    assert torch.get_num_threads() == threads_before  # the caller's setting is kept
+    with pytest.raises(ValueError, match="threads"):
+        evaluate(lambda item: ds.pred_of(item), ds, threads=0)
