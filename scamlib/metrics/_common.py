@@ -141,7 +141,7 @@ class Workspace:
         numel = 1
         for n in shape:
             numel *= n
-        key = (name, dtype, torch.device(device))
+        key = (name, dtype, device)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.numel() < numel:
             buffer = torch.empty(numel, dtype=dtype, device=device)

@@ -47,9 +47,22 @@ _FIXATION_METRICS = {"AUC_J", "sAUC", "AUC_B", "NSS"}
 _DENSITY_METRICS = {"CC", "SIM", "KLD"}
 
 
-def chunk_rows(b: int, p: int, device: torch.device) -> int:
-    """Maps per chunk: about :data:`CHUNK_PIXELS` pixels on the CPU, the whole batch on a GPU."""
-    return b if device.type != "cpu" else max(1, CHUNK_PIXELS // max(p, 1))
+#: With several threads, the chunks of a batch per thread (at most; see :func:`chunk_rows`).
+CHUNKS_PER_THREAD = 4
+
+
+def chunk_rows(b: int, p: int, device: torch.device, threads: int = 1) -> int:
+    """Maps per chunk: the whole batch on a GPU; on the CPU about :data:`CHUNK_PIXELS` pixels,
+    or, with several threads, enough maps that each thread gets at most
+    :data:`CHUNKS_PER_THREAD` chunks of the batch (every chunk costs some interpreter work,
+    which the threads cannot do at the same time; a few chunks per thread keep them balanced).
+    """
+    if device.type != "cpu":
+        return b
+    rows = max(1, CHUNK_PIXELS // max(p, 1))
+    if threads > 1:
+        rows = max(rows, -(-b // (CHUNKS_PER_THREAD * threads)))
+    return rows
 
 
 class Pending:
@@ -335,7 +348,9 @@ def score_maps(
     fix = Positions.of(fixations) if fixations is not None else None
     oth = Positions.of(other) if other is not None else None
     scorer = Scorer((metric,), b, p, fix=fix, other=oth, **options)
-    chunk = chunk_rows(b, p, pred.device)
+    single = chunk_rows(b, p, pred.device) >= b  # one chunk: no threads to start
+    pool = ChunkPool(1) if single else ChunkPool.for_device(pred.device)
+    chunk = chunk_rows(b, p, pred.device, pool.threads)
 
     def as_float64(block: Tensor, name: str, ws: Workspace) -> Tensor:
         if block.dtype == torch.float64:
@@ -351,6 +366,6 @@ def score_maps(
         source = block if block.dtype == torch.float32 else None
         scorer.add(start, s, g, source, ws)
 
-    with ChunkPool.for_device(pred.device) as pool:
+    with pool:
         pool.run(work, range(0, b, chunk))
     return scorer.finish()[metric]

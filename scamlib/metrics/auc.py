@@ -273,39 +273,47 @@ def _judd_parts(
     s = rows.values
     b, p = s.shape
     device = s.device
-    lo, hi = rows.min, rows.max
     nb = _bucket_count(p)
     stride = nb + 4  # a row's buckets: 2 spare, nb + 1 for the values, 1 spare
-    magnitude = torch.maximum(lo.abs(), hi.abs())
-    first = torch.arange(b, device=device, dtype=torch.float64) * stride + 2  # row origins
-    # a constant row (infinite scale) is a single bucket
-    scale = torch.nan_to_num(nb / (hi - lo), posinf=0.0)
-    # rounding error bound of x * scale + origin, in buckets: a row whose span is too small
-    # against its magnitude for float64 to place its pixels reliably is a single bucket too
-    scale = torch.where(16 * EPS * (magnitude * scale + first + nb) < 0.5, scale, 0.0)
-    origin = first - lo * scale
-    size = magnitude * scale + origin.abs() + nb
     work = s if source is None else source
-    if work.dtype != torch.float64 and float((4 * torch.finfo(work.dtype).eps * size).max()) >= 0.5:
+    # the per-row bucket geometry, in Python floats (a few numbers per row)
+    rows_lo, rows_hi = rows.min.tolist(), rows.max.tolist()
+    scales, origins, sizes, bands = [], [], [], []
+    for k, (lo, hi) in enumerate(zip(rows_lo, rows_hi)):
+        magnitude = max(abs(lo), abs(hi))
+        first = k * stride + 2  # the row's origin
+        # a constant row is a single bucket; so is a row whose span is too small against its
+        # magnitude for float64 to place its pixels reliably (rounding bound below half a bucket)
+        scale = nb / (hi - lo) if hi > lo else 0.0
+        if not 16 * EPS * (magnitude * scale + first + nb) < 0.5:
+            scale = 0.0
+        origin = first - lo * scale
+        scales.append(scale)
+        origins.append(origin)
+        sizes.append(magnitude * scale + abs(origin) + nb)
+        bands.append(2 * _JITTER + 8 * EPS * magnitude if jitter else 0.0)
+    if work.dtype != torch.float64 and 4 * torch.finfo(work.dtype).eps * max(sizes) >= 0.5:
         work = s.to(torch.float64)  # too coarse to place the pixels in buckets: float64 pass
-    slack = 4 * torch.finfo(work.dtype).eps * size
+    eps = torch.finfo(work.dtype).eps
+    # a pixel reach + 1 buckets away from a threshold is farther than the band from it
+    reaches = [
+        math.floor(band * scale + 8 * eps * size) + 1
+        for band, scale, size in zip(bands, scales, sizes)
+    ]
     shifted = scratch(ws, "judd_shifted", (b, p), work.dtype, device)
     if device.type == "cpu":  # one fused pass per row (alpha is a number)
-        for k, (o, c) in enumerate(zip(origin.tolist(), scale.tolist())):
-            torch.add(work.new_tensor(o), work[k], alpha=c, out=shifted[k])
+        for k, (origin, scale) in enumerate(zip(origins, scales)):
+            torch.add(work.new_tensor(origin), work[k], alpha=scale, out=shifted[k])
     else:
-        torch.mul(work, scale.to(work.dtype)[:, None], out=shifted)
-        shifted += origin.to(work.dtype)[:, None]
+        torch.mul(work, work.new_tensor(scales)[:, None], out=shifted)
+        shifted += work.new_tensor(origins)[:, None]
     bucket = scratch(ws, "judd_bucket", (b, p), torch.int32, device)
     bucket.copy_(shifted)  # truncation toward zero, as .to(torch.int32)
     hist = torch.bincount(bucket.view(-1), minlength=b * stride).view(b, stride)
 
     r = fix.rows
     own = bucket[r, fix.cols].to(torch.int64) - r * stride  # the thresholds' buckets in a row
-    band = 2 * _JITTER + 8 * EPS * magnitude if jitter else torch.zeros_like(lo)
-    # a pixel reach + 1 buckets away from a threshold is farther than the band from it
-    reach = torch.floor(band * scale + 2 * slack).to(torch.int64) + 1
-    reach = reach.index_select(0, r)
+    reach = torch.tensor(reaches, device=device).index_select(0, r)
     b_lo = (own - reach).clamp_(min=0)
     b_hi = (own + reach).clamp_(max=stride - 1)
     # buckets b_lo..b_hi of every band are ambiguous: +1 at the start, -1 past the end, cumsum

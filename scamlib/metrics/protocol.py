@@ -714,7 +714,7 @@ def _start_batch(
         step=step,
         generators=generators,
     )
-    chunk = chunk_rows(b, p, device)
+    chunk = chunk_rows(b, p, device, pool.threads)
     layers = 2 if scorer.needs_density else 1
 
     def work(start: int, ws: Workspace) -> None:
@@ -780,13 +780,14 @@ def evaluate(
     of ``batch_size``. NaN frame scores are dropped from the per-video means, NaN video means
     from the dataset mean.
 
-    Speed: within a batch, the random draws and the finishing arithmetic of every metric are
-    made once, while the post-processing and every pass over the pixels run on chunks of a
-    couple of frames (about ``2^19`` pixels) on the CPU, so that they stay in the caches; the
-    blur and resize use the band of the MATLAB operators only, AUC-Judd counts pixels with a
-    histogram instead of sorting, and scratch memory is reused from chunk to chunk. On a CPU
-    shared with other work, ``torch.set_num_threads(1)`` is usually faster than torch's
-    default (idle threads waiting for busy cores). ``benchmarks/bench_metrics.py`` measures it.
+    Speed: for each batch, the calling thread lists the fixations and the s-AUC negatives and
+    makes the random draws, then hands the batch's chunks (a couple of frames, about ``2^19``
+    pixels, so that every pass over them stays in the caches) to ``threads`` threads and, while
+    they post-process and score them, prepares the next batch and finishes the previous one.
+    The blur and resize use the band of the MATLAB operators only, AUC-Judd counts pixels with
+    a histogram instead of sorting, the moments of prediction and ground truth come from one
+    blocked product, and scratch memory is reused from chunk to chunk.
+    ``benchmarks/bench_metrics.py`` measures it (see :doc:`/api/metrics_protocol`).
 
     Args:
         predictions: a directory holding ``<video>/img_<frame_index:05d>.png`` (first channel,
@@ -798,16 +799,20 @@ def evaluate(
             give the same scores, whichever other metrics are requested.
         generator: one random source shared by the jitter and the s-AUC / AUC-B draws.
         batch_size: frames per batch (a batch never spans two videos). How the CPU cuts a
-            batch into chunks changes no random draw (at most the last bit of a resized map).
+            batch into chunks, and how many threads score them, changes no random draw (at most
+            the last bit of a resized map).
         device: where the maps are scored (default CPU).
-        dtype: precision of the post-processing and resize: float32 (default, about twice as
-            fast; maps agree with MATLAB's double arithmetic to ~1e-7) or float64 (~1e-12). The
-            metrics always run in float64.
+        dtype: precision of the post-processing, the resize and the passes of the metrics over
+            the pixels: float32 (default, about twice as fast; maps agree with MATLAB's double
+            arithmetic to ~1e-7, scores with float64's to ~1e-6) or float64 (~1e-12). Sums,
+            moments and the finishing arithmetic are float64 either way.
         sigma: blur sigma in pixels (STAViS: 2).
         n_splits, step: s-AUC / AUC-B settings (MIT defaults 100 and 0.1).
         jitter: AUC-Judd jitter (MIT default ``True``).
         threads: CPU threads scoring the chunks of a batch concurrently (default
-            ``torch.get_num_threads()``; ignored on a GPU). The scores do not depend on it.
+            ``torch.get_num_threads()``; ignored on a GPU). The random draws do not depend on
+            it; with several threads the chunks are larger (fewer per batch), which may change
+            the last bit of a resized map.
 
     Returns:
         :class:`EvaluationResult` with per-frame, per-video and dataset tables.
