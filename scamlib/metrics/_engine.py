@@ -38,7 +38,16 @@ from .auc import (
 from .distribution import _cc_finish, _kld_rows, _nss_finish, _sim_excess, _sim_finish
 from .distribution import _SimStats as SimStats
 
-__all__ = ["CHUNK_PIXELS", "ChunkPool", "Pending", "Scorer", "chunk_rows", "score_maps"]
+__all__ = [
+    "CHUNKS_PER_THREAD",
+    "CHUNK_PIXELS",
+    "MAX_CHUNK_PIXELS",
+    "ChunkPool",
+    "Pending",
+    "Scorer",
+    "chunk_rows",
+    "score_maps",
+]
 
 #: Pixels scored at once on the CPU (``2^19``: two 360 x 640 frames, 4 MiB per float64 map).
 CHUNK_PIXELS = 1 << 19
@@ -48,20 +57,25 @@ _DENSITY_METRICS = {"CC", "SIM", "KLD"}
 
 
 #: With several threads, the chunks of a batch per thread (at most; see :func:`chunk_rows`).
-CHUNKS_PER_THREAD = 4
+CHUNKS_PER_THREAD = 2
+#: With several threads, the most pixels per chunk (bounds each thread's scratch memory).
+MAX_CHUNK_PIXELS = 1 << 22
 
 
 def chunk_rows(b: int, p: int, device: torch.device, threads: int = 1) -> int:
     """Maps per chunk: the whole batch on a GPU; on the CPU about :data:`CHUNK_PIXELS` pixels,
     or, with several threads, enough maps that each thread gets at most
     :data:`CHUNKS_PER_THREAD` chunks of the batch (every chunk costs some interpreter work,
-    which the threads cannot do at the same time; a few chunks per thread keep them balanced).
+    which the threads cannot do at the same time; two chunks per thread keep them balanced),
+    up to :data:`MAX_CHUNK_PIXELS` pixels.
     """
     if device.type != "cpu":
         return b
-    rows = max(1, CHUNK_PIXELS // max(p, 1))
+    p = max(p, 1)
+    rows = max(1, CHUNK_PIXELS // p)
     if threads > 1:
-        rows = max(rows, -(-b // (CHUNKS_PER_THREAD * threads)))
+        fewer = min(-(-b // (CHUNKS_PER_THREAD * threads)), MAX_CHUNK_PIXELS // p)
+        rows = max(rows, fewer)
     return rows
 
 
