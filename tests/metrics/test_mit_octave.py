@@ -7,9 +7,10 @@ Optional: runs only when ``octave`` (with the ``image`` package) is on the PATH 
 
 The maps are already at the fixation map's size, so the MIT functions' ``imresize`` calls are
 the identity and Octave computes exactly what MATLAB does. Deterministic metrics (AUC-Judd
-without jitter, CC, NSS, SIM, KLD) must agree to 1e-6 (issue 3); the randomised ones (AUC-Judd
-with its jitter on maps with ties, s-AUC, AUC-Borji) must agree in distribution: the means of
-``REPEATS`` runs on each side within five standard errors.
+without jitter, CC, NSS, SIM, KLD) must agree to 1e-6 (issue 3), and the protocol's scaling
+and blur (Octave's ``fspecial`` / ``imfilter``) and the enlarging ``imresize`` to 1e-12; the
+randomised ones (AUC-Judd with its jitter on maps with ties, s-AUC, AUC-Borji) must agree in
+distribution: the means of ``REPEATS`` runs on each side within five standard errors.
 """
 
 from __future__ import annotations
@@ -24,7 +25,17 @@ import pytest
 import torch
 from scipy import io
 
-from scamlib.metrics import auc_borji, auc_judd, auc_shuffled, cc, kld, nss, sim
+from scamlib.metrics import (
+    auc_borji,
+    auc_judd,
+    auc_shuffled,
+    cc,
+    imresize,
+    kld,
+    nss,
+    postprocess,
+    sim,
+)
 
 MIT = os.environ.get("SCAMLIB_MIT_METRICS")
 FILES = ("AUC_Judd.m", "AUC_shuffled.m", "AUC_Borji.m", "CC.m", "NSS.m", "similarity.m")
@@ -43,17 +54,22 @@ function run_cases(inp, out, repeats)
   rand('seed', 1); randn('seed', 1);
   d = load(inp);
   n = numel(d.maps);
-  det = zeros(n, 5); rnd = zeros(n, 3, repeats);
+  det = zeros(n, 5); rnd = zeros(n, 3, repeats); blurred = cell(n, 1);
+  upscaled = cell(n, 1);
   for k = 1:n
     s = d.maps{k}; f = d.fix{k}; g = d.dens{k}; o = d.other{k};
     det(k, :) = [AUC_Judd(s, f, 0), CC(s, g), NSS(s, f), similarity(s, g), KLdiv(s, g)];
+    x = min(max(255 * (1.1 * s - 0.05), 0), 255); x = x / max(x(:)) * 255;
+    x = (x - min(x(:))) / (max(x(:)) - min(x(:)));
+    blurred{k} = imfilter(x, fspecial('gaussian', 13, 2), 'symmetric');
+    upscaled{k} = imresize(s, [2 * size(s, 1) + 3, 3 * size(s, 2) - 1]);
     for r = 1:repeats
       rnd(k, 1, r) = AUC_Judd(s, f, 1);
       rnd(k, 2, r) = AUC_shuffled(s, f, o, 100, 0.1);
       rnd(k, 3, r) = AUC_Borji(s, f, 100, 0.1);
     end
   end
-  save('-mat', out, 'det', 'rnd');
+  save('-mat', out, 'det', 'rnd', 'blurred', 'upscaled');
 end
 """
 
@@ -103,11 +119,12 @@ def octave_results(tmp_path_factory):
         timeout=600,
     )
     out = io.loadmat(tmp / "out.mat")
-    return cases, out["det"], out["rnd"]
+    images = {key: [out[key][k, 0] for k in range(len(cases))] for key in ("blurred", "upscaled")}
+    return cases, out["det"], out["rnd"], images
 
 
 def test_deterministic_metrics_match_the_mit_code(octave_results):
-    cases, det, _ = octave_results
+    cases, det, _, _ = octave_results
     for k, (s, f, d, _o) in enumerate(cases):
         s_, f_, d_ = torch.tensor(s), torch.tensor(f), torch.tensor(d)
         ours = [
@@ -123,7 +140,7 @@ def test_deterministic_metrics_match_the_mit_code(octave_results):
 
 
 def test_randomised_metrics_match_the_mit_code_in_distribution(octave_results):
-    cases, _, rnd = octave_results
+    cases, _, rnd, _ = octave_results
     for k, (s, f, _d, o) in enumerate(cases):
         s_, f_, o_ = torch.tensor(s), torch.tensor(f), torch.tensor(o)
         gens = [torch.Generator().manual_seed(100 * k + r) for r in range(REPEATS)]
@@ -142,3 +159,25 @@ def test_randomised_metrics_match_the_mit_code_in_distribution(octave_results):
             a, b = ours[:, j], theirs[:, j]
             spread = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
             assert abs(a.mean() - b.mean()) <= 5 * spread + 1e-9, (k, name, a.mean(), b.mean())
+
+
+def test_postprocessing_blur_matches_fspecial_and_imfilter(octave_results):
+    # the STAViS steps before the resize: 255-scaling with clipping, max-normalising, min-max,
+    # then imfilter(x, fspecial('gaussian', 13, 2), 'symmetric')
+    cases, _, _, images = octave_results
+    for k, (s, *_rest) in enumerate(cases):
+        ours = postprocess(torch.tensor(1.1 * s - 0.05))  # values below 0 and above 1
+        theirs = images["blurred"][k]
+        np.testing.assert_allclose(ours.numpy(), theirs, rtol=0, atol=1e-12, err_msg=str(k))
+
+
+def test_upscaling_matches_imresize(octave_results):
+    # Octave's bicubic imresize follows MATLAB's when enlarging (same kernel, coordinates and
+    # edge rule); when shrinking MATLAB antialiases and Octave does not, so only enlarging
+    # is compared here
+    cases, _, _, images = octave_results
+    for k, (s, *_rest) in enumerate(cases):
+        h, w = s.shape
+        ours = imresize(torch.tensor(s), (2 * h + 3, 3 * w - 1))
+        theirs = images["upscaled"][k]
+        np.testing.assert_allclose(ours.numpy(), theirs, rtol=0, atol=1e-12, err_msg=str(k))
