@@ -291,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, metavar="N", help="seed of the randomised metrics"
     )
     e.add_argument("--device", default="cpu", help="where the maps are scored (default cpu)")
+    e.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads scoring the frames (default: torch's thread count)",
+    )
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bars, less output")
     e.set_defaults(handler=_cmd_evaluate)
 
@@ -635,6 +642,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 n_splits=args.splits_sauc,
                 device=args.device,
+                threads=args.threads,
             )
     finally:
         if bar is not None:

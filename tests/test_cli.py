@@ -126,7 +126,10 @@ def test_evaluate_scores_a_folder_of_maps(synth, tmp_path, capsys):
     _ground_truth_as_predictions(stavis, "SynthAV", preds / "SynthAV")  # pipeline-style nesting
     out = tmp_path / "eval" / "synth.json"
     argv = ["evaluate", "--pred-root", str(preds), "--data-root", str(stavis)]
-    rc = main([*argv, "--dataset", "SynthAV", "--out", str(out), "--splits-sauc", "5", "-q"])
+    rc = main(
+        [*argv, "--dataset", "SynthAV", "--out", str(out), "--splits-sauc", "5", "--threads", "2"]
+        + ["-q"]
+    )
     assert rc == 0
     table = capsys.readouterr().out
     assert table.startswith("| dataset | split |") and "| SynthAV | mean |" in table
