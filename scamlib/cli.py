@@ -298,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="CPU threads scoring the frames (default: torch's thread count)",
     )
+    e.add_argument(
+        "--readers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="threads reading maps and annotations ahead of the scoring (default 2; 0: none)",
+    )
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bars, less output")
     e.set_defaults(handler=_cmd_evaluate)
 
@@ -542,28 +549,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 # evaluate
 
 
-class _Annotations:
-    """The annotation-only view of an :class:`~scamlib.data.AVSaliency` that
-    :func:`scamlib.metrics.evaluate` needs (no frames or audio are read), ticking ``tick``."""
+class _Ticking:
+    """A :class:`~scamlib.data.GroundTruth` that calls ``tick`` for every item read."""
 
-    def __init__(self, dataset, tick: Callable[[], None]) -> None:
-        self.dataset, self.tick = dataset, tick
+    def __init__(self, truth, tick: Callable[[], None]) -> None:
+        self.truth, self.tick = truth, tick
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.truth)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        video, k = self.dataset.video_of(index), self.dataset.frame_index(index)
         self.tick()
-        return {
-            "density": self.dataset.density(video, k),
-            "fixations": self.dataset.fixations(video, k),
-            "video": video,
-            "frame_index": k,
-        }
+        return self.truth[index]
 
     def fixation_union(self, video: str):
-        return self.dataset.fixation_union(video)
+        return self.truth.fixation_union(video)
 
 
 def _prediction_dir(pred_root: Path, dataset: str, videos: Sequence[str]) -> Path:
@@ -637,12 +637,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for split, ds in datasets.items():
             results["-" if split is None else str(split)] = evaluate(
                 pred_dir,
-                _Annotations(ds, tick),
+                _Ticking(ds.ground_truth(), tick),
                 metrics=metrics,
                 seed=args.seed,
                 n_splits=args.splits_sauc,
                 device=args.device,
                 threads=args.threads,
+                readers=args.readers,
             )
     finally:
         if bar is not None:

@@ -15,7 +15,7 @@ from .annotations import (
 from .audio import audio_window, load_waveform, log_mel_spectrogram, log_spectrogram
 from .ave import AVE
 from .sampling import MultiGranularity, mg_candidates, sample_mg
-from .stavis import AVSaliency
+from .stavis import AVSaliency, GroundTruth
 
 __all__ = [
     "AVE",
@@ -23,6 +23,7 @@ __all__ = [
     "AVSaliency",
     "DataError",
     "FoldEntry",
+    "GroundTruth",
     "MultiGranularity",
     "audio_window",
     "available_splits",

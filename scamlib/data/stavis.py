@@ -26,7 +26,7 @@ from .annotations import FoldEntry, fold_list_path, read_fold_list
 from .audio import DEFAULT_SAMPLE_RATE
 from .video import frame_name
 
-__all__ = ["AVSaliency"]
+__all__ = ["AVSaliency", "GroundTruth"]
 
 
 class AVSaliency(FrameDataset):
@@ -188,6 +188,15 @@ class AVSaliency(FrameDataset):
             self._unions[video] = union
         return self._unions[video]
 
+    def ground_truth(self) -> GroundTruth:
+        """The annotations alone, item by item (what :func:`scamlib.metrics.evaluate` reads).
+
+        Example:
+            >>> callable(AVSaliency.ground_truth)
+            True
+        """
+        return GroundTruth(self)
+
     def __getitem__(self, index: int) -> dict:
         video, k = self._check_index(index)
         item = self._base_item(index)
@@ -196,3 +205,41 @@ class AVSaliency(FrameDataset):
             item["density"] = self.density(video, k)
             item["fixations"] = self.fixations(video, k)
         return item
+
+
+class GroundTruth:
+    """The annotation-only view of an :class:`AVSaliency` (no frames or audio are read).
+
+    Items are dicts with ``density``, ``fixations``, ``video``, ``frame_index`` and ``fps``, in
+    the dataset's order; :meth:`fixation_union` is the dataset's. Reading items from several
+    threads at once is safe. This is the ``dataset`` :func:`scamlib.metrics.evaluate` expects.
+
+    Args:
+        dataset: the :class:`AVSaliency` to view.
+    """
+
+    def __init__(self, dataset: AVSaliency) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        ds = self.dataset
+        video, k = ds.video_of(index), ds.frame_index(index)
+        return {
+            "density": ds.density(video, k),
+            "fixations": ds.fixations(video, k),
+            "video": video,
+            "frame_index": k,
+            "fps": ds.entries[video].fps,
+        }
+
+    @property
+    def videos(self) -> list[str]:
+        """The dataset's videos."""
+        return self.dataset.videos
+
+    def fixation_union(self, video: str) -> Tensor:
+        """:meth:`AVSaliency.fixation_union`."""
+        return self.dataset.fixation_union(video)

@@ -15,11 +15,14 @@ product per axis instead of two dense products).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -770,6 +773,7 @@ def evaluate(
     step: float = 0.1,
     jitter: bool = True,
     threads: int | None = None,
+    readers: int = 0,
 ) -> EvaluationResult:
     """Score predictions on a STAViS-layout dataset with the STAViS protocol (SPEC §11).
 
@@ -813,6 +817,11 @@ def evaluate(
             ``torch.get_num_threads()``; ignored on a GPU). The random draws do not depend on
             it; with several threads the chunks are larger (fewer per batch), which may change
             the last bit of a resized map.
+        readers: threads reading dataset items (and, for a directory of predictions, the
+            prediction images) ahead of the scoring, at most two batches ahead; 0 (default)
+            reads in the calling thread. With readers, ``dataset[i]`` and
+            ``dataset.fixation_union`` must allow concurrent calls (``AVSaliency`` does); a
+            callable ``predictions`` is always called in the calling thread.
 
     Returns:
         :class:`EvaluationResult` with per-frame, per-video and dataset tables.
@@ -843,16 +852,19 @@ def evaluate(
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    if isinstance(readers, bool) or not isinstance(readers, int) or readers < 0:
+        raise ValueError(f"readers must be a non-negative int, got {readers!r}")
     if isinstance(predictions, (str, Path)):
         root = Path(predictions)
         if not root.is_dir():
             raise FileNotFoundError(f"predictions directory {root} does not exist")
 
-        def predict(item: Mapping[str, Any]) -> Tensor:
+        def read(item: Mapping[str, Any]) -> Tensor:
             return _read_prediction(root, str(item["video"]), int(item["frame_index"]))
 
+        predict = None  # read with the items
     elif callable(predictions):
-        predict = predictions
+        read, predict = None, predictions
     else:
         raise TypeError(
             "predictions must be a directory path or a callable item -> map, "
@@ -876,14 +888,46 @@ def evaluate(
         step=step,
         jitter=jitter,
     )
-    with ChunkPool.for_device(device, threads) as pool:
-        frame_rows = _score_frames(dataset, predict, metrics, batch_size, pool=pool, **options)
+    frames = _read_frames(dataset, read, readers, window=2 * batch_size)
+    with contextlib.closing(frames), ChunkPool.for_device(device, threads) as pool:
+        frame_rows = _score_frames(
+            frames, dataset, predict, metrics, batch_size, pool=pool, **options
+        )
     return _tables(metrics, frame_rows)
 
 
-def _score_frames(
+def _read_frames(
     dataset: FixationDataset,
-    predict: Predictor,
+    read: Predictor | None,
+    readers: int,
+    window: int,
+) -> Iterator[tuple[Mapping[str, Any], Tensor | None]]:
+    """``(item, read(item))`` for every index of ``dataset``, in order (``None`` without
+    ``read``); with ``readers`` threads, up to ``window`` frames are read ahead."""
+
+    def load(index: int) -> tuple[Mapping[str, Any], Tensor | None]:
+        item = _check_item(dataset[index], index)
+        return item, (read(item) if read is not None else None)
+
+    n = len(dataset)
+    if readers == 0:
+        yield from (load(index) for index in range(n))
+        return
+    executor = ThreadPoolExecutor(readers, thread_name_prefix="scamlib-read")
+    try:
+        ahead: deque[Future] = deque()
+        for index in range(n):
+            while len(ahead) < window and index + len(ahead) < n:
+                ahead.append(executor.submit(load, index + len(ahead)))
+            yield ahead.popleft().result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _score_frames(
+    frames: Iterable[tuple[Mapping[str, Any], Tensor | None]],
+    dataset: FixationDataset,
+    predict: Predictor | None,
     metrics: tuple[str, ...],
     batch_size: int,
     **options: Any,
@@ -912,9 +956,9 @@ def _score_frames(
         batch.clear()
         pending = started
 
-    for index in range(len(dataset)):
-        item = _check_item(dataset[index], index)
-        pred = predict(item)
+    for item, pred in frames:
+        if predict is not None:
+            pred = predict(item)
         check_floating(check_tensor(pred, "prediction"), "prediction")
         check_ndim(pred, "prediction", 2, "(h, w)")
         key = (str(item["video"]), tuple(pred.shape), tuple(torch.as_tensor(item["density"]).shape))
@@ -938,11 +982,13 @@ def evaluate_dir(
 ) -> EvaluationResult:
     """Score a directory of predicted maps on a STAViS-layout dataset on disk (SPEC §11).
 
-    Builds ``scamlib.data.AVSaliency(data_root, dataset, split=...)`` (imported here, so the
-    metrics package never imports the data package at module level) and calls
-    :func:`evaluate`. With a sequence of splits (e.g. ``(1, 2, 3)`` for the datasets STAViS
-    evaluates on three folds) every split is scored and the results are merged by
-    :func:`combine_splits`: the dataset score is the mean over splits.
+    Builds the annotations of ``scamlib.data.AVSaliency(data_root, dataset, split=...)``
+    (:meth:`~scamlib.data.AVSaliency.ground_truth`; imported here, so the metrics package
+    never imports the data package at module level) and calls
+    :func:`evaluate`, with two ``readers`` unless ``options`` say otherwise. With a sequence of
+    splits (e.g. ``(1, 2, 3)`` for the datasets STAViS evaluates on three folds) every split is
+    scored and the results are merged by :func:`combine_splits`: the dataset score is the mean
+    over splits.
 
     Args:
         pred_root: directory with ``<video>/img_<frame:05d>.png`` predictions.
@@ -964,10 +1010,12 @@ def evaluate_dir(
     """
     from ..data import AVSaliency  # lazy: metrics does not depend on data at import time
 
+    options.setdefault("readers", 2)
+
+    def truth(s: int | str | None):
+        return AVSaliency(data_root, dataset, split=s, size=None).ground_truth()
+
     if split is not None and not isinstance(split, (int, str)):
-        results = {
-            str(s): evaluate(pred_root, AVSaliency(data_root, dataset, split=s), **options)
-            for s in split
-        }
+        results = {str(s): evaluate(pred_root, truth(s), **options) for s in split}
         return combine_splits(results)
-    return evaluate(pred_root, AVSaliency(data_root, dataset, split=split), **options)
+    return evaluate(pred_root, truth(split), **options)

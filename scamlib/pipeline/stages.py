@@ -757,7 +757,7 @@ def _run_evaluate(ctx: Context) -> dict:
                 continue
             per_split = {
                 str(split): protocol.evaluate(
-                    pred_root, ds, seed=cfg.seed, n_splits=cfg.eval_splits
+                    pred_root, ds.ground_truth(), seed=cfg.seed, n_splits=cfg.eval_splits, readers=2
                 )
                 for split, ds in sets.items()
             }

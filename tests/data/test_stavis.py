@@ -48,6 +48,27 @@ def test_items_equal_files_on_disk(synth, db, split):
         assert union.sum() > 0
 
 
+def test_ground_truth_view_reads_only_the_annotations(synth, monkeypatch):
+    ds = AVSaliency(synth.stavis_root, "SynthAV", split=1, subset="test", size=16)
+    want = [ds[i] for i in range(len(ds))]
+    # the view must not touch frames or audio: make reading them fail
+    monkeypatch.setattr(type(ds), "_base_item", lambda *a: pytest.fail("frames were read"))
+    truth = ds.ground_truth()
+    assert len(truth) == len(ds) and truth.videos == ds.videos
+    for i in range(len(truth)):
+        item = truth[i]
+        assert set(item) == {"density", "fixations", "video", "frame_index", "fps"}
+        assert torch.equal(item["density"], want[i]["density"])
+        assert torch.equal(item["fixations"], want[i]["fixations"])
+        assert (item["video"], item["frame_index"], item["fps"]) == (
+            want[i]["video"],
+            want[i]["frame_index"],
+            want[i]["fps"],
+        )
+    video = ds.videos[0]
+    assert torch.equal(truth.fixation_union(video), ds.fixation_union(video))
+
+
 def ds_list_name(db, split):
     return f"{db}_list_test_{split}_fps.txt" if split else f"{db}_list_test_fps.txt"
 

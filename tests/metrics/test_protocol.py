@@ -340,3 +340,27 @@ def test_evaluate_does_not_depend_on_the_threads(monkeypatch):
     assert torch.get_num_threads() == threads_before  # the caller's setting is kept
     with pytest.raises(ValueError, match="threads"):
         evaluate(lambda item: ds.pred_of(item), ds, threads=0)
+
+
+def test_evaluate_with_readers_gives_the_same_tables(tmp_path):
+    ds = FakeDataset()
+    root = tmp_path / "preds"
+    for item, pred in zip(ds.items, ds.preds):
+        folder = root / item["video"]
+        folder.mkdir(parents=True, exist_ok=True)
+        png = (pred.numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(png).save(folder / f"img_{item['frame_index']:05d}.png")
+    metrics = ("AUC_J", "sAUC", "CC", "NSS")
+    serial = evaluate(root, ds, metrics=metrics, batch_size=2)
+    ahead = evaluate(root, ds, metrics=metrics, batch_size=2, readers=3)
+    keys = [(r["video"], r["frame_index"]) for r in serial.frames.rows]
+    assert [(r["video"], r["frame_index"]) for r in ahead.frames.rows] == keys
+    np.testing.assert_array_equal(  # NaN where NaN
+        [[r[m] for m in metrics] for r in ahead.frames.rows],
+        [[r[m] for m in metrics] for r in serial.frames.rows],
+    )
+    with pytest.raises(ValueError, match="readers"):
+        evaluate(root, ds, readers=-1)
+    (root / "b" / "img_00002.png").unlink()  # an error in a reader thread reaches the caller
+    with pytest.raises(FileNotFoundError, match="img_00002"):
+        evaluate(root, ds, metrics=metrics, readers=2)
