@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scamlib.pipeline import io as pio
+from scamlib import _fs as pio
 
 from .small import pngs, run_until
 
