@@ -1,7 +1,7 @@
 """Speed of the STAViS evaluation path: scamlib vs pysaliency vs a per-frame numpy loop.
 
 Synthetic data: ``--frames`` ground-truth frames of 360 x 640 with 1-60 fixations each, grouped
-into videos of ``--video-length`` frames, and predictions of 224 x 384 (issue 3). Timed, each
+into videos of ``--video-length`` frames, and predictions of 224 x 384. Timed, each
 ``--repeats`` times, the implementations interleaved within every repeat (the machine may be
 shared: interleaving exposes all of them to the same load), medians reported:
 

@@ -74,10 +74,28 @@ html_static_path = ["_static"]
 html_show_sourcelink = False
 
 
-def _skip_namedtuple_aliases(app, what, name, obj, skip, options):
-    """Hide the "Alias for field number N" properties of NamedTuples (documented as fields)."""
+def _inherited_torch_doc(name: str, obj) -> bool:
+    """True for a member whose docstring is torch's own (an override that adds none)."""
+    import torch
+
+    base = getattr(torch.nn.Module, name, None)
+    if base is None or not callable(base):
+        return False
+    doc = getattr(obj, "__doc__", None)
+    return doc is None or doc == base.__doc__
+
+
+def _skip_boilerplate(app, what, name, obj, skip, options):
+    """Hide what carries no information of scamlib's own.
+
+    - the "Alias for field number N" properties of NamedTuples (documented as fields);
+    - ``extra_repr`` and ``forward`` (and any other ``nn.Module`` method) whose docstring is
+      torch's inherited boilerplate: the class docstring documents the call.
+    """
     doc = getattr(obj, "__doc__", None) or ""
     if what == "class" and doc.startswith("Alias for field number"):
+        return True
+    if what == "class" and (name == "extra_repr" or _inherited_torch_doc(name, obj)):
         return True
     return None
 
@@ -97,6 +115,6 @@ def setup(app):
     log = logging.getLogger(__name__)
     for name, modules in API_PAGES_MISSING.items():
         log.info("API page api/%s left out: %s does not exist yet", name, ", ".join(modules))
-    app.connect("autodoc-skip-member", _skip_namedtuple_aliases)
+    app.connect("autodoc-skip-member", _skip_boilerplate)
     app.connect("source-read", _api_toctree)
     return {"parallel_read_safe": True}

@@ -12,7 +12,8 @@ With AVE and the six STAViS test sets, on a GPU (or several, through torchrun)::
     torchrun --nproc_per_node 4 examples/reproduce_stanet_plus.py --profile paper ...
 
 Re-run with ``--resume`` after a kill: finished stages are reused. ``--help`` lists every
-option; ``scamlib reproduce`` is the same command.
+option; ``scamlib reproduce`` is the same command, built from the same option definitions
+(:func:`scamlib.pipeline.reproduce.add_pipeline_options`).
 """
 
 import sys

@@ -10,7 +10,7 @@ This script:
    its second stage (output stride 8), each ending in ``scamlib.CAMHead``;
 2. trains them on the video tags of the built-in synthetic set (multi-label soft margin loss,
    STANet+ Eq. 7): tags only, no fixations;
-3. wraps each in a multi-granularity version (S+-style, SPEC §8-9): its class maps of the
+3. wraps each in a multi-granularity version (S+-style, STANet+ Sec. 4): its class maps of the
    target frame and of two short-term neighbour frames are blended by
    ``scamlib.ConservativeGCN``, and fine-tunes those briefly;
 4. fuses the CAMs (Eq. 1) of the two classifiers with ``scamlib.SCAM`` (Eq. 2) and of all four
@@ -87,7 +87,7 @@ class ResNetCut(nn.Module):
 
 # ---- 3. a multi-granularity version of any such classifier ---------------------------------
 class WithNeighbours(nn.Module):
-    """S+-style wrapper (STANet+ Sec. 4, SPEC §9): the classifier's class maps of the target
+    """S+-style wrapper (STANet+ Sec. 4): the classifier's class maps of the target
     frame and of ``n`` other frames are the nodes of a conservative GCN (Eqs. 9-14); the
     target's blended maps are its class maps, their global average its logits.
 

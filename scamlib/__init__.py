@@ -8,7 +8,8 @@ The building blocks of :mod:`scamlib.nn` are re-exported here, so
 ``from scamlib import SCAMPlus`` works; the subpackages hold the rest.
 """
 
-from . import data, functional, inference, losses, metrics, models, nn, pipeline, viz
+from . import baselines, data, functional, inference, losses, metrics, models, nn, pipeline, viz
+from ._version import __version__
 from .nn import (
     SCAM,
     AudioSwitch,
@@ -21,8 +22,6 @@ from .nn import (
     STFuse,
 )
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [
     "SCAM",
     "AudioSwitch",
@@ -34,6 +33,7 @@ __all__ = [
     "STAFuse",
     "STFuse",
     "__version__",
+    "baselines",
     "data",
     "functional",
     "inference",

@@ -241,6 +241,9 @@ def read_map(
         size: ``(h, w)`` to resize to, bilinearly, or ``None`` to keep the file's size.
         dtype: floating dtype of the result.
 
+    Returns:
+        ``(h, w)`` map with values in ``[0, 1]``.
+
     Raises:
         FileNotFoundError: no file at ``path``.
         ValueError: the file cannot be decoded (truncated or not an image); the message names

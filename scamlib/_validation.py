@@ -1,4 +1,4 @@
-"""Input checks shared by every public op (SPEC §12).
+"""Input checks shared by every public op.
 
 Each check raises a ``ValueError`` or ``TypeError`` that names the argument, what was expected
 and what was found, so a user sees the cause at the call site instead of a broadcast error deep
@@ -7,6 +7,7 @@ inside an op. These helpers are private; the public ops document which checks th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -17,6 +18,8 @@ __all__ = [
     "check_finite",
     "check_floating",
     "check_ndim",
+    "check_probabilities",
+    "check_real",
     "check_same_shape",
     "check_tags",
     "check_tensor",
@@ -64,8 +67,54 @@ def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
         )
 
 
+def check_real(
+    value: object,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> float:
+    """Require a finite real number (not bool) in ``[low, high]`` (``(low, high]`` if
+    ``low_open``); return it as a float. The message names ``name`` and the value found."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not (isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex()):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        value = value.item()
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value <= low if low_open else value < low):
+        bound = f"> {low}" if low_open else f">= {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_probabilities(x: Tensor, name: str) -> Tensor:
+    """Require values in ``[0, 1]`` (softmax or sigmoid outputs), finite.
+
+    Logits passed where confidences are expected would weight maps by negative or unbounded
+    numbers and still give a plausible-looking result; this check turns that into an error.
+    """
+    check_finite(x, name)
+    if x.numel() and (bool((x < 0).any()) or bool((x > 1).any())):
+        raise ValueError(
+            f"{name} must hold probabilities in [0, 1] (e.g. the softmax of the logits), got "
+            f"values in [{float(x.min()):.4g}, {float(x.max()):.4g}]; pass "
+            "logits.softmax(-1), not the logits"
+        )
+    return x
+
+
 def check_tags(tags: Tensor, batch: int, num_classes: int, name: str = "tags") -> Tensor:
-    """Require ``(batch,)`` integer class indices in ``[0, num_classes)``."""
+    """Require ``(batch,)`` integer class indices in ``[0, num_classes)``; return them as int64.
+
+    Any integer dtype is accepted (uint8, int8, int16, int32, int64). The returned tensor is
+    always int64, so it indexes as class indices: a uint8 or bool tensor used as an index would
+    otherwise be read by torch as a mask (silently, when its length equals the indexed axis).
+    """
     check_tensor(tags, name)
     if tags.dtype in (torch.bool,) or tags.is_floating_point() or tags.is_complex():
         raise TypeError(
@@ -78,7 +127,7 @@ def check_tags(tags: Tensor, batch: int, num_classes: int, name: str = "tags") -
             f"{name} must lie in [0, {num_classes}), got values in "
             f"[{int(tags.min())}, {int(tags.max())}]"
         )
-    return tags
+    return tags.long()
 
 
 def as_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:

@@ -88,7 +88,7 @@ def _bce_kl_per_map(pred: Tensor, target: Tensor, eps: float) -> Tensor:
 
 
 def kl_loss(pred: Tensor, target: Tensor, eps: float = 1e-7, valid: Tensor | None = None) -> Tensor:
-    """KL divergence between saliency maps (the ``L_KL`` of Eqs. 17 and 20; SPEC §10).
+    """KL divergence between saliency maps (the ``L_KL`` of STANet+ Eqs. 17 and 20).
 
     Both maps are normalised to sum 1 over the spatial axes (``x / (sum x + eps)``), then
     ``KL = sum_p q_p log(eps + q_p / (p_p + eps))`` with ``q`` the target (MIT-benchmark KLD).
@@ -199,3 +199,97 @@ def switch_loss(logits: Tensor, labels: Tensor) -> Tensor:
     if labels.shape != logits.shape:
         raise ValueError(f"labels must have shape {tuple(logits.shape)}, got {tuple(labels.shape)}")
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+def _stavis_terms(pred: Tensor, density: Tensor, fixations: Tensor | None, eps: float) -> Tensor:
+    """``(b, 3)`` per-map ``D_CE, D_CC, D_NSS`` of STAViS Eqs. 8-10."""
+    p = pred.clamp(eps, 1.0 - eps)
+    ce = -(density * torch.log(p) + (1.0 - density) * torch.log1p(-p)).mean(dim=(-2, -1))
+    pc = pred - pred.mean(dim=(-2, -1), keepdim=True)
+    yc = density - density.mean(dim=(-2, -1), keepdim=True)
+    cov = (pc * yc).sum(dim=(-2, -1))
+    cc = cov / ((pc.square().sum(dim=(-2, -1)) * yc.square().sum(dim=(-2, -1))).sqrt() + eps)
+    if fixations is None:
+        nss = torch.zeros_like(cc)
+    else:
+        std = pred.flatten(-2).std(dim=-1, correction=1)
+        normed = pc / (std[:, None, None] + eps)
+        fix = fixations.to(pred.dtype)
+        nss = (normed * fix).sum(dim=(-2, -1)) / fix.sum(dim=(-2, -1)).clamp_min(1.0)
+    return torch.stack([ce, -cc, -nss], dim=-1)
+
+
+def stavis_loss(
+    pred: Tensor,
+    density: Tensor,
+    fixations: Tensor | None = None,
+    sides: Tensor | None = None,
+    weights: tuple[float, float, float] = (0.1, 2.0, 1.0),
+    eps: float = 1e-7,
+) -> Tensor:
+    """Saliency loss of STAViS (Eqs. 6-11): ``w1 L_CE + w2 L_CC + w3 L_NSS``.
+
+    Per map, ``D = w1 D_CE + w2 D_CC + w3 D_NSS`` with
+
+    * ``D_CE`` (Eq. 8): binary cross-entropy of ``P`` against the dense map ``Y_den``,
+      averaged over the pixels (the paper's sum, with its ``(1 - log P)`` read as
+      ``log(1 - P)``); ``P`` is clamped to ``[eps, 1 - eps]``;
+    * ``D_CC`` (Eq. 9): ``-cov(P, Y_den) / (std P std Y_den)`` (0 for a constant map);
+    * ``D_NSS`` (Eq. 10): ``-(1/N_f) sum P~ Y_fix`` with ``P~ = (P - mean P) / std P``, the
+      sample standard deviation (divisor ``n - 1``, as :func:`scamlib.metrics.nss`); 0 for a
+      map without fixations, and the whole term is left out when ``fixations`` is None.
+
+    Eq. 7 (audio-visual training) is ``D(sigmoid(S^av))``: pass the network's output as
+    ``pred``. Eq. 6 (visual-only training with deep supervision) adds ``D(sigmoid(A^m))`` for
+    every DSAM level: pass those maps as ``sides``. The default weights are the paper's
+    ``(0.1, 2, 1)`` (Sec. 3.6).
+
+    Args:
+        pred: ``(b, h, w)`` or ``(b, 1, h, w)`` predicted map in ``[0, 1]``.
+        density: dense ground truth of the same shape, in ``[0, 1]``.
+        fixations: binary fixation map of the same shape (bool or 0/1), or None.
+        sides: ``(b, M, h, w)`` deep-supervision maps in ``[0, 1]`` (Eq. 6), or None.
+        weights: ``(w1, w2, w3)`` of Eq. 11.
+        eps: stabiliser.
+
+    Returns:
+        Scalar: the mean over the batch of ``D(pred) + sum_m D(sides[:, m])``.
+
+    Raises:
+        ValueError: shapes differ, NaN/Inf, or ``weights`` is not three numbers.
+
+    Example:
+        >>> y = torch.tensor([[[0.0, 1.0], [0.0, 0.0]]])
+        >>> fix = y > 0.5
+        >>> loss = stavis_loss(y.clamp(0.1, 0.9), y, fix, weights=(0.0, 1.0, 1.0))
+        >>> round(float(loss), 4)  # -CC = -1, -NSS = -(0.9 - 0.3) / 0.4 = -1.5
+        -2.5
+    """
+    pred, density = _as_maps(pred, "pred"), _as_maps(density, "density")
+    check_same_shape(pred, density, "pred", "density")
+    if fixations is not None:
+        if not isinstance(fixations, Tensor):
+            raise TypeError(f"fixations must be a torch.Tensor, got {type(fixations).__name__}")
+        if fixations.ndim == 4 and fixations.shape[1] == 1:
+            fixations = fixations[:, 0]
+        check_same_shape(pred, fixations, "pred", "fixations")
+        fixations = fixations.to(pred.device)
+    if len(tuple(weights)) != 3:
+        raise ValueError(f"weights must be (w1, w2, w3), got {weights!r}")
+    w = torch.tensor([float(x) for x in weights], dtype=pred.dtype, device=pred.device)
+    total = (_stavis_terms(pred, density, fixations, eps) * w).sum(dim=-1)
+    if sides is not None:
+        check_floating(sides, "sides")
+        check_ndim(sides, "sides", 4, "(b, M, h, w)")
+        check_finite(sides, "sides")
+        if sides.shape[0] != pred.shape[0] or sides.shape[-2:] != pred.shape[-2:]:
+            raise ValueError(
+                f"sides must have shape ({pred.shape[0]}, M, {pred.shape[-2]}, "
+                f"{pred.shape[-1]}), got {tuple(sides.shape)}"
+            )
+        for m in range(sides.shape[1]):
+            total = total + (_stavis_terms(sides[:, m], density, fixations, eps) * w).sum(-1)
+    return total.mean()
+
+
+__all__ += ["stavis_loss"]

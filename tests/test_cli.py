@@ -208,6 +208,37 @@ def test_predict_one_student_from_frames_no_video(checkpoints, tmp_path, capsys)
     assert "pf_final and pf_agg need all three" in capsys.readouterr().err
 
 
+def test_predict_replaces_an_earlier_longer_run(synth, checkpoints, tmp_path, capsys):
+    mp4 = next((synth[2] / "AVE_Dataset" / "AVE").glob("*.mp4"))
+    out = tmp_path / "pred"
+    ck = str(checkpoints / "sta.safetensors")
+    assert main(["predict", str(mp4), "-c", ck, "-o", str(out), "--no-video", "-q"]) == 0
+    assert len(list((out / "sta").glob("*.png"))) == 8
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k in range(1, 5):
+        Image.fromarray(np.full((20, 30, 3), 40 * k, np.uint8)).save(frames / f"{k}.png")
+    assert main(["predict", str(frames), "-c", ck, "-o", str(out), "--no-video", "-q"]) == 0
+    names = sorted(p.name for p in (out / "sta").iterdir())
+    assert names == [f"img_{k:05d}.png" for k in range(1, 5)]  # no stale img_00005..8
+    assert json.loads((out / "prediction.json").read_text())["frames"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "pred"]  # no temp folders
+    mode = (out / "sta" / "img_00001.png").stat().st_mode & 0o777
+    assert mode == (out / "prediction.json").stat().st_mode & 0o777  # 0644 with umask 022
+
+
+def test_reproduce_is_a_subcommand_with_the_pipeline_options(tmp_path, capsys):
+    from scamlib.cli import build_parser
+
+    args = build_parser().parse_args(["reproduce", "--out", "runs/x", "--quiet"])
+    assert args.command == "reproduce" and args.quiet and args.profile == "quick"
+    bad = ["reproduce", "--out", str(tmp_path / "r"), "--set", 'data.synthetic={"fps": 4}']
+    assert main(bad) == 2
+    err = capsys.readouterr().err
+    assert "data.synthetic fps = 4" in err and "data.fps = 8.0" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_predict_silent_video_warns_and_writes_a_silent_mp4(checkpoints, tmp_path, capsys):
     import av
 

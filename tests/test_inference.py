@@ -17,7 +17,6 @@ from scamlib.inference import (
     STUDENT_VARIANTS,
     Predictor,
     StudentInfo,
-    best_variant,
     load_student,
     load_students,
     save_student,
@@ -93,97 +92,6 @@ def _inputs(n_mg: int = 0):
     )
 
 
-# ---- checkpoints -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "kind"), [("sta", None), ("sta+", "long")])
-def test_save_load_round_trip_gives_identical_outputs(tmp_path, name, kind):
-    model = _student(name)
-    path = save_student(
-        tmp_path / "s.safetensors",
-        model,
-        name=name,
-        kind=kind,
-        image_size=SIZE,
-        n_mg=2,
-        cgcn_steps=3,
-        extra={"seed": 7},
-    )
-    loaded, info = load_student(path)
-    assert type(loaded) is type(model) and not loaded.training
-    assert info.name == name and info.kind == kind and info.image_size == SIZE
-    assert info.variant == ("sta" if kind is None else f"sta_{kind}")
-    assert info.extra == {"seed": "7"} and info.version and info.path == path
-    x = _inputs(0 if name == "sta" else 2)
-    with torch.no_grad():
-        assert torch.equal(model(*x), loaded(*x))
-
-
-def test_round_trip_keeps_overrides_steps_and_refine_thresholds(tmp_path):
-    from scamlib.nn import FixationRefineLayer
-
-    torch.manual_seed(0)
-    model = create("sta+", preset="tiny", steps=2, node_channels=6).eval()
-    model.gcn.refine = FixationRefineLayer(t_d=0.5, t_r=0.3)  # settings, not in the state dict
-    path = save_student(
-        tmp_path / "x.safetensors",
-        model,
-        name="sta+",
-        kind="short",
-        image_size=SIZE,
-        cgcn_steps=2,
-        overrides={"node_channels": 6},
-    )
-    loaded, info = load_student(path)
-    assert info.overrides == {"node_channels": 6} and info.cgcn_steps == 2
-    assert info.refine == {"gcn": [0.5, 0.3]}
-    assert loaded.gcn.steps == 2
-    assert (loaded.gcn.refine.t_d, loaded.gcn.refine.t_r) == (0.5, 0.3)
-    x = _inputs(2)
-    with torch.no_grad():
-        assert torch.equal(model(*x), loaded(*x))
-
-
-def test_save_student_validates(tmp_path):
-    with pytest.raises(ValueError, match="expects a STANet"):
-        save_student(tmp_path / "a", _student("sta+"), name="sta", image_size=SIZE)
-    with pytest.raises(ValueError, match="kind 'short' or 'long'"):
-        save_student(tmp_path / "a", _student("sta+"), name="sta+", image_size=SIZE)
-    with pytest.raises(ValueError, match="kind is only for"):
-        save_student(tmp_path / "a", _student("sta"), name="sta", kind="long", image_size=SIZE)
-    with pytest.raises(ValueError, match="name must be"):
-        save_student(tmp_path / "a", _student("sta"), name="s", image_size=SIZE)
-    assert not (tmp_path / "a").exists()
-
-
-def test_load_student_errors_name_the_file(tmp_path):
-    from safetensors.torch import save_file
-
-    with pytest.raises(FileNotFoundError, match=r"nope\.safetensors"):
-        load_student(tmp_path / "nope.safetensors")
-    junk = tmp_path / "junk.safetensors"
-    junk.write_text("not a checkpoint")
-    with pytest.raises(ValueError, match=r"junk\.safetensors: not a readable safetensors"):
-        load_student(junk)
-    bare = tmp_path / "bare.safetensors"
-    save_file({"w": torch.zeros(1)}, str(bare))
-    with pytest.raises(ValueError, match=r"bare\.safetensors: not a scamlib student.*'format'"):
-        load_student(bare)
-    meta = StudentInfo("sta", SIZE).to_metadata()
-    del meta["image_size"]
-    partial = tmp_path / "partial.safetensors"
-    save_file({"w": torch.zeros(1)}, str(partial), metadata=meta)
-    with pytest.raises(ValueError, match=r"partial\.safetensors.*\['image_size'\] missing"):
-        load_student(partial)
-    wrong = tmp_path / "wrong.safetensors"
-    state = _student("sta+").state_dict()
-    save_file(
-        {k: v.contiguous() for k, v in state.items()},
-        str(wrong),
-        metadata=StudentInfo("sta", SIZE).to_metadata(),
-    )
-    with pytest.raises(ValueError, match=r"wrong\.safetensors: the weights do not fit"):
-        load_student(wrong)
-
-
 def test_load_students_from_folder_and_run_folder(world, tmp_path):
     found = load_students(world["students"])
     assert list(found) == list(STUDENT_VARIANTS)
@@ -201,11 +109,38 @@ def test_load_students_from_folder_and_run_folder(world, tmp_path):
         load_students(tmp_path / "missing")
 
 
-def test_best_variant():
-    assert best_variant([*STUDENT_VARIANTS, *FUSED_VARIANTS]) == "pf_final"
-    assert best_variant(["sta", "sta_short"]) == "sta_short"
-    with pytest.raises(ValueError):
-        best_variant(["x"])
+# ---- one home per name ------------------------------------------------------------------------
+def test_public_names_keep_their_import_path():
+    import scamlib.data.ingest as ingest
+    import scamlib.inference as inference
+    import scamlib.models as models
+    from scamlib import _device
+
+    assert inference.save_student is models.save_student
+    assert inference.StudentInfo is models.StudentInfo
+    assert inference.STUDENT_VARIANTS is models.STUDENT_VARIANTS
+    assert inference.VARIANTS == (*STUDENT_VARIANTS, *FUSED_VARIANTS)
+    assert inference.best_variant is models.best_variant
+    assert inference.video_dataset is ingest.video_dataset
+    assert inference.DEFAULT_FPS == ingest.DEFAULT_FPS == 8.0
+    assert inference.resolve_device is _device.resolve_device
+    assert list(models.VARIANT_LABELS) == ["sta", "sta_short", "sta_long", "pf_agg", "pf_final"]
+    assert list(models.STUDENT_NETWORKS) == list(STUDENT_VARIANTS)
+
+
+def test_resolve_device_auto_and_explicit():
+    from scamlib.inference import resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device(None) == resolve_device("auto")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"'gpu0' is not a device name .*available here: cpu"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"'cuda' is not available .*available here: cpu"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="'cuda:99' is not available"):
+        resolve_device("cuda:99")
 
 
 # ---- Predictor -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Audio front end: WAV loading, the window centred on a frame, log spectrograms.
 
 The models take audio as a log-magnitude spectrogram ``(b, 1, f, s)`` of a window centred on
-the target frame (1 s; 3 s for the long-term SA+ input, SPEC §8). Frame ``k`` (1-based) of a
+the target frame (1 s; 3 s for the long-term SA+ input, STANet+ Sec. 4). Frame ``k`` (1-based) of a
 video at ``fps`` frames per second sits at time ``(k - 1) / fps``; its window covers
 ``[t - seconds / 2, t + seconds / 2)``. Samples outside the recording (before 0 s, after the
 end, or all of a silent/too-short file) are zeros: the window always has exactly

@@ -17,6 +17,7 @@ in that same frames/audio layout, atomically; later epochs and later runs read t
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,10 +27,45 @@ import torch
 from . import video as _video
 from ._base import FrameDataset
 from ._errors import DataError, missing
-from .annotations import AVEEvent, ave_categories, read_annotations, read_ave_split
+from .annotations import MAX_FPS, AVEEvent, ave_categories, read_annotations, read_ave_split
 from .audio import DEFAULT_SAMPLE_RATE
 
-__all__ = ["AVE", "find_ave_dir"]
+__all__ = ["AVE", "event_frames", "find_ave_dir"]
+
+
+def event_frames(start: float, end: float, fps: float) -> range:
+    """1-based indices ``k`` of the frames inside the event ``[start, end)`` seconds at ``fps``.
+
+    Frame ``k`` is shown at ``(k - 1) / fps``; it belongs to the event when
+    ``start <= (k - 1) / fps < end`` (with a 1e-9 s tolerance on both ends, so a frame exactly
+    at ``start`` is in and one exactly at ``end`` is out). An empty event (``start == end``)
+    has no frame. Computed in closed form, so the cost does not depend on the times.
+
+    Raises:
+        ValueError: a non-finite or negative time, ``start > end``, or ``fps`` outside
+            ``(0, 1000]``.
+
+    Example:
+        >>> list(event_frames(0.0, 1.0, 4.0)), list(event_frames(6.0, 8.0, 1.0))
+        ([1, 2, 3, 4], [7, 8])
+    """
+    if not (0 <= start <= end < math.inf):
+        raise ValueError(f"need finite times 0 <= start <= end, got start={start}, end={end}")
+    if not 0 < fps <= MAX_FPS:
+        raise ValueError(f"fps must be a finite number in (0, {MAX_FPS:g}], got {fps}")
+    # first j = k - 1 with j / fps >= start - 1e-9, first j with j / fps >= end - 1e-9;
+    # the closed forms are nudged by one step where floating point rounds across a frame
+    lo = max(0, math.ceil((start - 1e-9) * fps))
+    while lo > 0 and (lo - 1) / fps >= start - 1e-9:
+        lo -= 1
+    while lo / fps < start - 1e-9:
+        lo += 1
+    hi = max(0, math.ceil((end - 1e-9) * fps))
+    while hi > 0 and (hi - 1) / fps >= end - 1e-9:
+        hi -= 1
+    while hi / fps < end - 1e-9:
+        hi += 1
+    return range(lo + 1, max(lo, hi) + 1)
 
 
 def find_ave_dir(root: str | os.PathLike) -> Path:
@@ -69,7 +105,7 @@ class AVE(FrameDataset):
     Args:
         root: folder holding ``AVE_Dataset`` (or ``AVE_Dataset`` itself).
         split: ``"train"``, ``"val"``, ``"test"`` (official split files) or ``"all"``.
-        fps: frame rate frames are sampled at.
+        fps: frame rate frames are sampled at, in ``(0, 1000]``.
         size: model input size ``(H, W)`` or int; ``None`` keeps the stored size.
         clip_len: frames per clip (3 for the ST nets).
         audio_seconds: audio window length (1 s; 3 s for the SA+ long-term input).
@@ -81,7 +117,10 @@ class AVE(FrameDataset):
             than its video (the missing part is zero-padded).
 
     Raises:
-        DataError: missing annotation/split files, or a listed video without mp4 / frames.
+        ValueError: ``fps`` outside ``(0, 1000]`` or another bad argument.
+        DataError: missing annotation/split files, a bad annotation row (see
+            :func:`~scamlib.data.read_annotations`: times must be finite and within 60 s), or a
+            listed video without mp4 / frames.
 
     Example:
         >>> from scamlib.data.synthetic import SyntheticConfig, generate
@@ -118,8 +157,8 @@ class AVE(FrameDataset):
             return_raw=return_raw,
             on_short_audio=on_short_audio,
         )
-        if not fps > 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+        if not 0 < fps <= MAX_FPS:
+            raise ValueError(f"fps must be a finite number in (0, {MAX_FPS:g}], got {fps}")
         self.fps = float(fps)
         self.ave_dir = find_ave_dir(root)
         self.events: list[AVEEvent] = read_annotations(self.ave_dir / "Annotations.txt")
@@ -150,11 +189,7 @@ class AVE(FrameDataset):
         # items: (row, k); the "video" key of an item is its row (rows share files by VideoID)
         for r in self.rows:
             e = self.events[r]
-            k = 1
-            while (k - 1) / self.fps < e.end - 1e-9:
-                if (k - 1) / self.fps >= e.start - 1e-9:
-                    self._items.append((r, k))
-                k += 1
+            self._items.extend((r, k) for k in event_frames(e.start, e.end, self.fps))
 
     # ---- files ---------------------------------------------------------------------------
     def _is_cached(self, vid: str) -> bool:

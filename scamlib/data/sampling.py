@@ -1,4 +1,4 @@
-"""Multi-granularity sampling for SCAM+ and STA+ (STANet+ Sec. 4, Eq. 8; SPEC §8).
+"""Multi-granularity sampling for SCAM+ and STA+ (STANet+ Sec. 4, Eq. 8).
 
 For a target frame ``t`` of a video ``V`` with tag ``c``:
 
@@ -98,7 +98,8 @@ def sample_mg(
 
 
 class MultiGranularity(Dataset):
-    """Wrap a frame dataset so each item also carries its multi-granularity inputs (SPEC §8).
+    """Wrap a frame dataset so each item also carries its multi-granularity inputs (STANet+
+    Sec. 4).
 
     Items are the base item plus:
 
@@ -136,7 +137,9 @@ class MultiGranularity(Dataset):
         if net not in _NETS:
             raise ValueError(f"net must be one of {_NETS}, got {net!r}")
         if net == "sa" and kind == "short":
-            raise ValueError("SA+ has no short-term input (SPEC §8); use kind='long' or 'cross'")
+            raise ValueError(
+                "SA+ has no short-term input (STANet+ Sec. 4); use kind='long' or 'cross'"
+            )
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         self.base, self.kind, self.net, self.n, self.seed = base, kind, net, n, int(seed)

@@ -55,8 +55,10 @@ class AVSaliency(FrameDataset):
             as in :class:`~scamlib.data.AVE`.
 
     Raises:
-        DataError: missing fold list (the message lists the ones present), a listed video
-            without its folder, or unreadable files when an item is read.
+        DataError: missing fold list (the message lists the ones present), a bad fold-list
+            line (see :func:`~scamlib.data.read_fold_list`), a fold list that names no video,
+            a listed video without its folder, or, when an item is read, an unreadable file or
+            a fixation map whose size differs from its density map.
     """
 
     def __init__(
@@ -118,6 +120,9 @@ class AVSaliency(FrameDataset):
                 )
             self.entries[entry.name] = entry
             self._items.extend((entry.name, k) for k in range(1, entry.nframes + 1))
+        if not self.entries:
+            found = "every listed video was skipped" if missing_videos == "skip" else "it is empty"
+            raise DataError(f"{path}: the fold list names no video ({found})")
         self._unions: dict[str, Tensor] = {}
 
     # ---- files ---------------------------------------------------------------------------
@@ -161,11 +166,27 @@ class AVSaliency(FrameDataset):
         """``(h, w)`` bool: the binary fixations of frame ``k`` of ``video``."""
         return read_fixation_mat(self.fixation_path(video, k))
 
+    def annotation(self, video: str, k: int) -> tuple[Tensor, Tensor]:
+        """``(density, fixations)`` of frame ``k`` of ``video``, checked to share one size.
+
+        Raises:
+            DataError: the two maps differ in size (the message names both files).
+        """
+        dens, fix = self.density(video, k), self.fixations(video, k)
+        if dens.shape != fix.shape:
+            raise DataError(
+                f"{self.fixation_path(video, k)}: fixation map size {tuple(fix.shape)} differs "
+                f"from the density map {self.density_path(video, k)} {tuple(dens.shape)}; the "
+                "metrics compare them pixel by pixel"
+            )
+        return dens, fix
+
     def fixation_union(self, video: str) -> Tensor:
         """``(h, w)`` bool: union of the fixation maps of every listed frame of ``video``.
 
-        These are the negatives of the shuffled AUC (SPEC §11; the metric removes the current
-        frame's own fixations). Memoised per video.
+        These are the negatives of the shuffled AUC (the fixations of other frames of the same
+        video, as in the STAViS evaluation protocol; the metric removes the current frame's own
+        fixations). Memoised per video.
 
         Raises:
             DataError: fixation maps of one video differ in size (names the file).
@@ -202,8 +223,7 @@ class AVSaliency(FrameDataset):
         item = self._base_item(index)
         item.update(video=video, fps=self.entries[video].fps)
         if self.annotations:
-            item["density"] = self.density(video, k)
-            item["fixations"] = self.fixations(video, k)
+            item["density"], item["fixations"] = self.annotation(video, k)
         return item
 
 
@@ -227,9 +247,10 @@ class GroundTruth:
     def __getitem__(self, index: int) -> dict:
         ds = self.dataset
         video, k = ds.video_of(index), ds.frame_index(index)
+        density, fixations = ds.annotation(video, k)
         return {
-            "density": ds.density(video, k),
-            "fixations": ds.fixations(video, k),
+            "density": density,
+            "fixations": fixations,
             "video": video,
             "frame_index": k,
             "fps": ds.entries[video].fps,

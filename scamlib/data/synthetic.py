@@ -54,6 +54,25 @@ _HEADS = np.array(
 )  # fmt: skip
 
 
+# bounds of the integer sizes: every loop of the generator runs over one of them, so a typing
+# error (seconds=10**9) is refused here instead of running for days
+_INT_RANGES = {
+    "num_categories": (2, len(_NAMES)),
+    "num_train": (1, 100_000),
+    "num_val": (0, 100_000),
+    "num_test": (0, 100_000),
+    "seconds": (1, 60),
+    "fps": (1, 120),
+    "height": (16, 4096),
+    "width": (16, 4096),
+    "max_distractors": (0, 16),
+    "sample_rate": (1000, 192_000),
+    "num_test_videos": (1, 10_000),
+    "test_seconds": (1, 60),
+    "observers": (1, 10_000),
+}
+
+
 @dataclass(frozen=True)
 class SyntheticConfig:
     """Size of the generated world. The defaults train a quick pipeline on CPU in minutes.
@@ -70,6 +89,19 @@ class SyntheticConfig:
             the others a single DIEM-style split.
         num_test_videos, test_seconds: videos per test set and their length.
         observers: fixations sampled per test frame.
+
+    Every size is an int within a bound (``seconds`` and ``test_seconds`` at most 60, as the
+    AVE annotation reader accepts; ``fps`` at most 120; frames at most 4096 pixels a side;
+    counts at most 100000), so a typing error fails here rather than in a generator that
+    would run for days. ``test_datasets`` may be given as a list (as JSON gives it) and is
+    stored as a tuple.
+
+    Raises:
+        ValueError: a field of the wrong type or outside its bound (the message names it).
+
+    Example:
+        >>> SyntheticConfig(seconds=2, test_datasets=["A"]).test_datasets
+        ('A',)
     """
 
     num_categories: int = 5
@@ -89,19 +121,41 @@ class SyntheticConfig:
     observers: int = 12
 
     def __post_init__(self) -> None:
-        if not 2 <= self.num_categories <= len(_NAMES):
+        for name, (lo, hi) in _INT_RANGES.items():
+            value = getattr(self, name)
+            if name == "num_categories":
+                hi = len(_NAMES)
+            is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            if not (is_int and lo <= value <= hi):
+                kind = "" if is_int else f" ({type(value).__name__})"
+                raise ValueError(
+                    f"SyntheticConfig: {name} must be an int in [{lo}, {hi}], found {value!r}{kind}"
+                )
+            object.__setattr__(self, name, int(value))
+        if self.height % 2 or self.width % 2:
             raise ValueError(
-                f"num_categories must be in [2, {len(_NAMES)}], got {self.num_categories}"
+                f"SyntheticConfig: height and width must be even (for H.264), found "
+                f"{self.height}x{self.width}"
             )
-        if self.height % 2 or self.width % 2 or min(self.height, self.width) < 16:
+        frac = self.mismatch_fraction
+        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0.0 <= frac <= 1.0:
             raise ValueError(
-                f"height and width must be even and >= 16, got {self.height}x{self.width}"
+                f"SyntheticConfig: mismatch_fraction must be in [0, 1], found {frac!r}"
             )
-        for name in ("num_train", "seconds", "fps", "num_test_videos", "test_seconds", "observers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.mismatch_fraction <= 1.0:
-            raise ValueError(f"mismatch_fraction must be in [0, 1], got {self.mismatch_fraction}")
+        names = self.test_datasets
+        if isinstance(names, str) or not isinstance(names, (tuple, list)):
+            raise ValueError(
+                f"SyntheticConfig: test_datasets must be a tuple of names, found {names!r}"
+            )
+        for db in names:
+            if not isinstance(db, str) or not db or "/" in db or "\\" in db or db in (".", ".."):
+                raise ValueError(
+                    "SyntheticConfig: each test dataset name must be one folder name, "
+                    f"found {db!r}"
+                )
+        if len(set(names)) != len(names):
+            raise ValueError(f"SyntheticConfig: test_datasets repeats a name: {list(names)}")
+        object.__setattr__(self, "test_datasets", tuple(names))
 
     @property
     def categories(self) -> list[str]:

@@ -15,6 +15,7 @@ later run would trust.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -25,12 +26,28 @@ from scamlib._fs import atomic_dir, atomic_path
 
 from ._errors import DataError, missing
 
-__all__ = ["decode_mp4", "frame_name"]
+__all__ = ["MAX_VIDEO_SECONDS", "decode_mp4", "frame_name"]
+
+MAX_VIDEO_SECONDS = 4 * 3600.0
+"""Longest video :func:`decode_mp4` accepts (4 hours): a timestamp beyond it is refused."""
 
 
 def frame_name(k: int) -> str:
     """File name of 1-based frame ``k``: ``img_%05d.jpg``."""
     return f"img_{k:05d}.jpg"
+
+
+def _timestamp(time, default: float, path: Path, what: str) -> float:
+    """A frame's time in seconds, checked to be finite and within :data:`MAX_VIDEO_SECONDS`
+    (a damaged container can carry absurd timestamps, which would make the frame loop
+    write frames without end)."""
+    t = float(time) if time is not None else default
+    if not (math.isfinite(t) and t <= MAX_VIDEO_SECONDS):
+        raise DataError(
+            f"{path}: {what} timestamp must be a finite time within {MAX_VIDEO_SECONDS:g} s, "
+            f"found {t} s (damaged container?)"
+        )
+    return t
 
 
 def _decode_audio(container, path: Path) -> tuple[np.ndarray, int]:
@@ -41,9 +58,11 @@ def _decode_audio(container, path: Path) -> tuple[np.ndarray, int]:
     resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
     chunks: list[np.ndarray] = []
     offset = None
+    if not 0 < rate <= 768_000:
+        raise DataError(f"{path}: audio sample rate must be in (0, 768000] Hz, found {rate}")
     for frame in container.decode(stream):
         if offset is None:
-            offset = max(0, round(float(frame.time or 0.0) * rate))
+            offset = max(0, round(_timestamp(frame.time, 0.0, path, "audio frame") * rate))
         for out in resampler.resample(frame):
             chunks.append(out.to_ndarray().reshape(-1))
     for out in resampler.resample(None):
@@ -63,8 +82,14 @@ def decode_mp4(path: str | os.PathLike, out_dir: str | os.PathLike, fps: float, 
         the number of frames written, ``N = ceil(duration * fps)`` with ``duration`` the last
         frame's timestamp plus one frame period.
 
+    Videos longer than :data:`MAX_VIDEO_SECONDS` and frames with non-finite timestamps are
+    refused, so a damaged container cannot make the decoder write frames without end.
+
     Raises:
-        DataError: missing or undecodable file, or a file without a video stream.
+        ValueError: ``fps`` outside ``(0, 1000]``.
+        DataError: missing or undecodable file, a file without a video stream, a frame
+            timestamp that is not finite or beyond :data:`MAX_VIDEO_SECONDS`, or an audio
+            stream with an absurd sample rate.
 
     Example:
         >>> frame_name(3)
@@ -76,8 +101,8 @@ def decode_mp4(path: str | os.PathLike, out_dir: str | os.PathLike, fps: float, 
     path = Path(path)
     if not path.is_file():
         raise missing(path, "video file")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    if not 0 < fps <= 1000:
+        raise ValueError(f"fps must be a finite number in (0, 1000], got {fps}")
     out_dir = Path(out_dir)
     frames_dir = out_dir / "frames" / name
     try:
@@ -86,12 +111,14 @@ def decode_mp4(path: str | os.PathLike, out_dir: str | os.PathLike, fps: float, 
                 raise DataError(f"{path}: no video stream")
             vstream = container.streams.video[0]
             native = float(vstream.average_rate or vstream.guessed_rate or fps)
+            if not 0 < native < math.inf:
+                native = fps
             with atomic_dir(frames_dir) as tmp:
                 k = 1
                 prev: np.ndarray | None = None
                 last_time = 0.0
                 for frame in container.decode(vstream):
-                    t = float(frame.time if frame.time is not None else last_time)
+                    t = _timestamp(frame.time, last_time, path, "video frame")
                     # frames k with (k-1)/fps < t show the previous decoded frame
                     while prev is not None and (k - 1) / fps < t - 1e-6:
                         Image.fromarray(prev).save(tmp / frame_name(k), quality=95)
@@ -99,7 +126,7 @@ def decode_mp4(path: str | os.PathLike, out_dir: str | os.PathLike, fps: float, 
                     prev, last_time = frame.to_ndarray(format="rgb24"), t
                 if prev is None:
                     raise DataError(f"{path}: the video stream holds no decodable frame")
-                end = last_time + 1.0 / native
+                end = min(last_time + 1.0 / native, MAX_VIDEO_SECONDS)
                 while (k - 1) / fps < end - 1e-6:
                     Image.fromarray(prev).save(tmp / frame_name(k), quality=95)
                     k += 1

@@ -1,4 +1,4 @@
-"""Coarse-to-fine geometry of multistage SCAM (STANet+ Sec. 3.2, SPEC §4).
+"""Coarse-to-fine geometry of multistage SCAM (STANet+ Sec. 3.2).
 
 The coarse SCAM is binarised at ``2 x mean``, the tight box of the pixels above it crops every
 frame of the clip, the crops are resized to the fine resolution, and the fine CAMs are pasted
@@ -15,7 +15,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .._validation import as_size, check_finite, check_floating, check_ndim, check_tensor
+from .._validation import (
+    as_size,
+    check_finite,
+    check_floating,
+    check_ndim,
+    check_real,
+    check_tensor,
+)
 
 __all__ = ["coarse_box", "crop_clip", "paste_back", "scale_boxes"]
 
@@ -24,17 +31,19 @@ def coarse_box(maps: Tensor, factor: float = 2.0) -> Tensor:
     """Tight box of the pixels above ``factor x mean`` of each map (STANet+ Sec. 3.2).
 
     Args:
-        maps: ``(b, h, w)`` coarse SCAM maps.
-        factor: binarisation threshold as a multiple of the map's mean (paper: 2).
+        maps: ``(b, h, w)`` coarse SCAM maps, ``h, w >= 1``.
+        factor: binarisation threshold as a multiple of the map's mean (paper: 2); finite and
+            ``>= 0`` (a negative factor would pass every pixel and silently give whole frames).
 
     Returns:
         ``(b, 4)`` int64 boxes ``(x0, y0, x1, y1)`` in the map's pixel grid, ``x1`` and ``y1``
         exclusive. A map where no pixel is strictly above the threshold (constant or all-zero
-        maps) gets the whole map ``(0, 0, w, h)``.
+        maps) gets the whole map ``(0, 0, w, h)``. An empty batch gives a ``(0, 4)`` result.
 
     Raises:
-        TypeError: non-float ``maps``.
-        ValueError: wrong shape, NaN/Inf.
+        TypeError: non-float ``maps``; ``factor`` not a number.
+        ValueError: wrong shape, an empty map (``h`` or ``w`` = 0), NaN/Inf, ``factor``
+            negative or not finite.
 
     Example:
         >>> m = torch.zeros(1, 4, 6)
@@ -44,8 +53,13 @@ def coarse_box(maps: Tensor, factor: float = 2.0) -> Tensor:
     """
     check_floating(maps, "maps")
     check_ndim(maps, "maps", 3, "(b, h, w)")
-    check_finite(maps, "maps")
+    factor = check_real(factor, "factor", low=0.0)
     b, h, w = maps.shape
+    if h == 0 or w == 0:
+        raise ValueError(f"maps must have a non-empty map (h, w >= 1), got {tuple(maps.shape)}")
+    check_finite(maps, "maps")
+    if b == 0:
+        return torch.zeros(0, 4, dtype=torch.long, device=maps.device)
     threshold = factor * maps.mean(dim=(1, 2), keepdim=True)
     above = maps > threshold
     rows = above.any(dim=2)  # (b, h)
@@ -149,7 +163,7 @@ def _lerp_gather(x: Tensor, dim: int, i0: Tensor, i1: Tensor, frac: Tensor) -> T
 
 
 def crop_clip(frames: Tensor, boxes: Tensor, size: int | Sequence[int]) -> Tensor:
-    """Crop every frame of each sample with its box and resize bilinearly (SPEC §4).
+    """Crop every frame of each sample with its box and resize bilinearly (STANet+ Sec. 3.2).
 
     Equals ``F.interpolate(frames[b, ..., y0:y1, x0:x1], size, mode="bilinear",
     align_corners=False)`` per sample, computed for the whole batch at once; every frame of a
@@ -161,11 +175,13 @@ def crop_clip(frames: Tensor, boxes: Tensor, size: int | Sequence[int]) -> Tenso
         size: crop size ``int`` or ``(h, w)`` (paper: 356).
 
     Returns:
-        ``(b, c, h, w)`` or ``(b, t, c, h, w)`` crops.
+        ``(b, c, h, w)`` or ``(b, t, c, h, w)`` crops. An empty batch or clip (``b``, ``t`` or
+        ``c`` = 0) gives an empty result of that shape.
 
     Raises:
         TypeError: non-float frames or non-integer boxes.
-        ValueError: wrong shapes or boxes outside the frame / empty.
+        ValueError: wrong shapes, an empty frame (``H`` or ``W`` = 0), boxes outside the frame
+            or empty, NaN/Inf in ``frames``.
 
     Example:
         >>> x = torch.arange(16.0).view(1, 1, 4, 4)
@@ -177,7 +193,14 @@ def crop_clip(frames: Tensor, boxes: Tensor, size: int | Sequence[int]) -> Tenso
     check_ndim(frames, "frames", (4, 5), "(b, c, H, W) or (b, t, c, H, W)")
     out_h, out_w = as_size(size)
     b, height, width = frames.shape[0], frames.shape[-2], frames.shape[-1]
+    if height == 0 or width == 0:
+        raise ValueError(
+            f"frames must have a non-empty frame (H, W >= 1), got {tuple(frames.shape)}"
+        )
     _check_boxes(boxes, b, (height, width))
+    check_finite(frames, "frames")
+    if frames.numel() == 0:
+        return frames.new_zeros(*frames.shape[:-2], out_h, out_w)
     boxes = boxes.to(frames.device)
     flat = frames.reshape(b, -1, height, width)
     x0, y0, x1, y1 = boxes.unbind(1)
@@ -192,7 +215,7 @@ def crop_clip(frames: Tensor, boxes: Tensor, size: int | Sequence[int]) -> Tenso
 
 
 def paste_back(maps: Tensor, boxes: Tensor, frame_size: int | Sequence[int]) -> Tensor:
-    """Resize each map to its box and paste it into a zero map of frame size (SPEC §4).
+    """Resize each map to its box and paste it into a zero map of frame size (STANet+ Sec. 3.2).
 
     Equals, per sample, ``out = zeros(H, W); out[y0:y1, x0:x1] = F.interpolate(map,
     (y1 - y0, x1 - x0), mode="bilinear", align_corners=False)``, for the whole batch at once.
@@ -203,11 +226,12 @@ def paste_back(maps: Tensor, boxes: Tensor, frame_size: int | Sequence[int]) -> 
         frame_size: ``(H, W)`` or ``int``, the frame grid of the boxes.
 
     Returns:
-        ``(b, H, W)``: zero outside each box.
+        ``(b, H, W)``: zero outside each box. An empty batch gives a ``(0, H, W)`` result.
 
     Raises:
         TypeError: non-float maps or non-integer boxes.
-        ValueError: wrong shapes or boxes outside the frame / empty.
+        ValueError: wrong shapes, an empty map (``h'`` or ``w'`` = 0), boxes outside the frame
+            or empty, NaN/Inf in ``maps``.
 
     Example:
         >>> paste_back(torch.ones(1, 2, 2), torch.tensor([[1, 0, 3, 1]]), (2, 4))
@@ -218,7 +242,12 @@ def paste_back(maps: Tensor, boxes: Tensor, frame_size: int | Sequence[int]) -> 
     check_ndim(maps, "maps", 3, "(b, h, w)")
     height, width = as_size(frame_size, "frame_size")
     b, h, w = maps.shape
+    if h == 0 or w == 0:
+        raise ValueError(f"maps must have a non-empty map (h, w >= 1), got {tuple(maps.shape)}")
     _check_boxes(boxes, b, (height, width))
+    check_finite(maps, "maps")
+    if b == 0:
+        return maps.new_zeros(0, height, width)
     boxes = boxes.to(maps.device)
     x0, y0, x1, y1 = boxes.unbind(1)
     ys = torch.arange(height, device=maps.device)[None]  # (1, H)

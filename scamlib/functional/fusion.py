@@ -1,76 +1,10 @@
-"""Final fusion of the three student predictions: STANet+ Eqs. 21 and 23 (SPEC §10)."""
+"""Former module name of ``scamlib.functional.pf`` (STANet+ Eqs. 21 and 23).
 
-from __future__ import annotations
+Kept so that ``from scamlib.functional.fusion import pf_final`` keeps working; new code imports
+from :mod:`scamlib.functional`. The fusion modules of Eqs. 5, 6 and 15 are in
+``scamlib.functional.fuse``.
+"""
 
-from torch import Tensor
-
-from .._validation import check_floating, check_ndim, check_same_shape
-from .norm import minmax
+from .pf import pf_agg, pf_final
 
 __all__ = ["pf_agg", "pf_final"]
-
-
-def _check_three(a: Tensor, b: Tensor, c: Tensor) -> None:
-    for name, x in (("a", a), ("b", b), ("c", c)):
-        check_floating(x, name)
-        check_ndim(x, name, 3, "(b, h, w)")
-    check_same_shape(a, b, "a", "b")
-    check_same_shape(a, c, "a", "c")
-
-
-def pf_final(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
-    """Final predicted fixation map, STANet+ Eq. 21.
-
-    ``PF_final = 1/2 Z(Z(a) * Z(b) * Z(c)) + 1/2 Z(a + b + c)`` with ``a, b, c`` the
-    predictions of STA, STA+ short and STA+ long: the left part keeps what the three agree on,
-    the right part their union.
-
-    Args:
-        a: ``(b, h, w)`` PF_sta.
-        b: ``(b, h, w)`` PF_sta+ short.
-        c: ``(b, h, w)`` PF_sta+ long.
-
-    Returns:
-        ``(b, h, w)`` in ``[0, 1]``. A term whose map is constant contributes zeros (the ``Z``
-        convention), so three constant inputs give an all-zero map.
-
-    Raises:
-        TypeError: non-float inputs.
-        ValueError: shapes that differ or are not ``(b, h, w)``; NaN/Inf.
-
-    Example:
-        >>> a = torch.tensor([[[0.0, 1.0, 0.5]]])
-        >>> pf_final(a, a, a)
-        tensor([[[0.0000, 1.0000, 0.3125]]])
-    """
-    _check_three(a, b, c)
-    common = minmax(minmax(a) * minmax(b) * minmax(c))
-    union = minmax(a + b + c)
-    return 0.5 * common + 0.5 * union
-
-
-def pf_agg(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
-    """Multiplicative alternative to PF_final, STANet+ Eq. 23 (ablation, Table 6).
-
-    ``PF_agg = 1/2 Z(Z(a) * Z(b) * Z(c)) x 1/2 Z(a + b + c)``, i.e. a quarter of the product
-    of the two parts of Eq. 21; its maximum is 0.25, not 1 (the equation as printed).
-
-    Args:
-        a: ``(b, h, w)`` PF_sta.
-        b: ``(b, h, w)`` PF_sta+ short.
-        c: ``(b, h, w)`` PF_sta+ long.
-
-    Returns:
-        ``(b, h, w)`` in ``[0, 0.25]``.
-
-    Raises:
-        TypeError: non-float inputs.
-        ValueError: shapes that differ or are not ``(b, h, w)``; NaN/Inf.
-
-    Example:
-        >>> a = torch.tensor([[[0.0, 1.0, 0.5]]])
-        >>> pf_agg(a, a, a)
-        tensor([[[0.0000, 0.2500, 0.0156]]])
-    """
-    _check_three(a, b, c)
-    return 0.25 * minmax(minmax(a) * minmax(b) * minmax(c)) * minmax(a + b + c)

@@ -20,8 +20,10 @@ def minmax(
     ``Z(x) = (x - min x) / (max x - min x)``, the minimum and maximum taken over ``dims``
     (the spatial axes by default), separately for every map of the leading axes.
 
-    A constant map has no range (SPEC §1): its output is all zeros, never NaN, and
-    ``return_valid=True`` reports it. The op is differentiable (gradients flow through the
+    A constant map has no range: its output is all zeros, never NaN (the papers leave this case
+    open; zeros mean "no saliency"), and ``return_valid=True`` reports it. An empty map (a
+    zero-sized axis in ``dims``) has no range either: its (empty) output comes with
+    ``valid = False``. The op is differentiable (gradients flow through the
     minimum and maximum as :func:`torch.amin` / :func:`torch.amax` define them).
 
     Args:
@@ -47,6 +49,12 @@ def minmax(
     check_floating(x, "x")
     check_finite(x, "x")
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if any(x.shape[d] == 0 for d in dims):
+        out = torch.zeros_like(x)
+        if not return_valid:
+            return out
+        kept = [n for i, n in enumerate(x.shape) if i not in {d % x.ndim for d in dims}]
+        return out, torch.zeros(kept, dtype=torch.bool, device=x.device)
     lo = torch.amin(x, dim=dims, keepdim=True)
     hi = torch.amax(x, dim=dims, keepdim=True)
     span = hi - lo

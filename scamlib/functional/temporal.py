@@ -1,4 +1,4 @@
-"""Temporal smoothing and sparsification of pseudo-fixations (SPEC §5).
+"""Temporal smoothing and sparsification of pseudo-fixations (original STANet release).
 
 The original STANet release smooths the Z-normalised pseudo-fixations of a video over time
 before the student nets are trained on them, then keeps only the strong responses. The pipeline
@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
-from .._validation import check_finite, check_floating, check_ndim, check_tensor
+from .._validation import check_finite, check_floating, check_ndim, check_real, check_tensor
 
 __all__ = ["sparsify", "temporal_smooth"]
 
 
 def temporal_smooth(maps: Tensor, window: int = 5, valid: Tensor | None = None) -> Tensor:
-    """Centred moving average of per-frame maps over time (SPEC §5).
+    """Centred moving average of per-frame maps over time (original STANet release).
 
     Frame ``t`` becomes the mean of frames ``t - r .. t + r`` (``r = window // 2``) that exist:
     at the ends of the video the average is taken over the frames inside it only (no zero
@@ -26,14 +26,16 @@ def temporal_smooth(maps: Tensor, window: int = 5, valid: Tensor | None = None) 
 
     Args:
         maps: ``(t, h, w)`` maps of one video, or ``(b, t, h, w)`` for ``b`` videos.
-        window: odd number of frames (default 5); 1 returns the input unchanged.
+        window: odd number of frames (default 5); 1 returns the input unchanged (``valid`` is
+            then ignored: no frame is averaged with another).
         valid: optional ``(t,)`` or ``(b, t)`` bool mask of the frames that have a map (e.g.
             SCAM's ``valid``): the others are treated like frames outside the video, so they
             neither enter their neighbours' averages nor dilute them. A frame with no valid
             frame in its window becomes 0.
 
     Returns:
-        Smoothed maps, same shape and dtype.
+        Smoothed maps, same shape and dtype. Empty input (``b``, ``t``, ``h`` or ``w`` = 0)
+        comes back as an empty tensor of the same shape.
 
     Raises:
         TypeError: non-float maps.
@@ -61,6 +63,8 @@ def temporal_smooth(maps: Tensor, window: int = 5, valid: Tensor | None = None) 
             )
     if window == 1:
         return maps
+    if maps.numel() == 0:
+        return maps.clone()
     h, w = batched.shape[-2:]
     pad = window // 2
     if valid is None:
@@ -78,19 +82,23 @@ def temporal_smooth(maps: Tensor, window: int = 5, valid: Tensor | None = None) 
 
 
 def sparsify(maps: Tensor, factor: float = 3.0) -> Tensor:
-    """Keep only values at or above ``factor x mean`` of each map; the rest become 0 (SPEC §5).
+    """Keep only values at or above ``factor x mean`` of each map; the rest become 0.
+
+    The sparsification of the original STANet release, applied after :func:`temporal_smooth`.
 
     Args:
         maps: ``(..., h, w)`` non-negative maps.
-        factor: threshold as a multiple of each map's spatial mean (default 3).
+        factor: threshold as a multiple of each map's spatial mean (default 3); finite and
+            ``>= 0``.
 
     Returns:
         Same shape and dtype; a constant map is left as is when ``factor <= 1`` and set to 0
-        when ``factor > 1`` (no value reaches the threshold).
+        when ``factor > 1`` (no value reaches the threshold). Empty input comes back empty.
 
     Raises:
-        TypeError: non-float maps.
-        ValueError: fewer than 2 dims, NaN/Inf.
+        TypeError: non-float maps; ``factor`` not a number.
+        ValueError: fewer than 2 dims, NaN/Inf, ``factor`` negative or not finite (a NaN
+            factor would otherwise keep every value).
 
     Example:
         >>> sparsify(torch.tensor([[0.0, 0.1], [0.2, 1.0]]), factor=2.0)
@@ -101,5 +109,8 @@ def sparsify(maps: Tensor, factor: float = 3.0) -> Tensor:
     if maps.ndim < 2:
         raise ValueError(f"maps must have shape (..., h, w), got {tuple(maps.shape)}")
     check_finite(maps, "maps")
+    factor = check_real(factor, "factor", low=0.0)
+    if maps.numel() == 0:
+        return maps.clone()
     threshold = factor * maps.mean(dim=(-2, -1), keepdim=True)
     return maps.masked_fill(maps < threshold, 0.0)

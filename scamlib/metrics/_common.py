@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,6 +31,7 @@ __all__ = [
     "Positions",
     "Rows",
     "Workspace",
+    "as_array",
     "as_maps",
     "as_mask_rows",
     "centred_moments",
@@ -48,20 +50,40 @@ EPS = 2.220446049250313e-16
 ILL_CONDITIONED = 1e3
 
 
+def as_array(x: object, name: str) -> object:
+    """A numpy array as a tensor (sharing memory where numpy allows); anything else unchanged.
+
+    The checks that follow name ``name`` if the result is still not a tensor.
+    """
+    if isinstance(x, np.ndarray):
+        if x.dtype == object:
+            raise TypeError(f"{name} must be a numeric array, got a numpy array of objects")
+        return torch.from_numpy(np.ascontiguousarray(x) if x.flags.writeable else x.copy())
+    return x
+
+
 def as_maps(x: object, name: str) -> tuple[Tensor, bool]:
     """Check a ``(h, w)`` or ``(b, h, w)`` float map; return it as ``(b, h, w)`` and ``batched``.
 
+    Numpy arrays are accepted. A map of zero pixels is an error; an empty batch is not.
     Finiteness is checked later, from the row extrema the metrics compute anyway (see
     :func:`scamlib.metrics._engine.score_maps`).
     """
+    x = as_array(x, name)
     check_floating(check_tensor(x, name), name)
     check_ndim(x, name, (2, 3), "(h, w) or (b, h, w)")
+    if x.shape[-1] == 0 or x.shape[-2] == 0:
+        raise ValueError(f"{name} must have at least one pixel per map, got shape {tuple(x.shape)}")
     batched = x.ndim == 3
     return (x if batched else x[None]), batched
 
 
 def as_mask_rows(x: object, name: str, like: Tensor, like_name: str) -> Tensor:
-    """Check a binary map (bool or numeric, ``> 0`` counts) of ``like``'s shape; ``(b, p)`` bool."""
+    """Check a binary map (bool or numeric, ``> 0`` counts) of ``like``'s shape; ``(b, p)`` bool.
+
+    ``like`` is the ``(b, h, w)`` (or ``(h, w)``) prediction; numpy arrays are accepted.
+    """
+    x = as_array(x, name)
     check_tensor(x, name)
     check_same_shape(x, like, name, like_name)
     if x.is_complex():
@@ -70,7 +92,7 @@ def as_mask_rows(x: object, name: str, like: Tensor, like_name: str) -> Tensor:
         check_finite(x, name)
     mask = x if x.dtype == torch.bool else x > 0
     mask = mask if mask.ndim == 3 else mask[None]
-    return mask.reshape(mask.shape[0], -1).to(like.device)
+    return mask.reshape(mask.shape[0], mask.shape[1] * mask.shape[2]).to(like.device)
 
 
 def finish(scores: Tensor, batched: bool) -> Tensor:

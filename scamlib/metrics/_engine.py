@@ -1,16 +1,17 @@
 """Chunked evaluation of several saliency metrics over a batch of maps (private).
 
-A :class:`Scorer` runs the *parts* step of every requested metric chunk by chunk (each chunk a
-few maps, so that every pass over the pixels stays in the CPU caches and no temporary is large
-enough to be mapped fresh from the operating system) and the *finish* step once for the whole
-batch (so that the many small operations on the parts are paid once). The random draws of
-s-AUC and AUC-B depend only on the fixation counts and are made before any pixel is read, and the
-AUC-Judd jitter is drawn in row-major order over the batch whatever the chunks: the scores of
-given maps do not depend on the chunking.
+The engine knows no metric: it looks each one up in :mod:`scamlib.metrics._registry` and
+runs its kernels. A :class:`Scorer` runs the *update* kernel of every requested metric chunk
+by chunk (each chunk a few maps, so that every pass over the pixels stays in the CPU caches
+and no temporary is large enough to be mapped fresh from the operating system) and the
+*compute* kernel once for the whole batch (so that the many small operations on the parts are
+paid once). The random draws of s-AUC and AUC-B depend only on the fixation counts and are
+made before any pixel is read, and the AUC-Judd jitter is drawn in row-major order over the
+batch whatever the chunks: the scores of given maps do not depend on the chunking.
 
 :func:`score_maps` is the entry point of the public metric functions;
-:func:`scamlib.metrics.protocol.evaluate` drives a :class:`Scorer` with the post-processed
-predictions of a batch of frames.
+:class:`scamlib.metrics.SaliencyMetrics` (and :func:`scamlib.metrics.protocol.evaluate`,
+a loop over it) drives a :class:`Scorer` with the post-processed predictions of a batch.
 """
 
 from __future__ import annotations
@@ -25,18 +26,9 @@ import torch
 from torch import Tensor
 
 from .._validation import check_finite
+from . import _registry as registry
 from ._common import Positions, Rows, Workspace
-from .auc import (
-    JuddParts,
-    _borji_finish,
-    _borji_negatives,
-    _judd_finish,
-    _judd_parts,
-    _shuffled_finish,
-    _shuffled_negatives,
-)
-from .distribution import _cc_finish, _kld_rows, _nss_finish, _sim_excess, _sim_finish
-from .distribution import _SimStats as SimStats
+from ._registry import Batch, Chunk
 
 __all__ = [
     "CHUNKS_PER_THREAD",
@@ -51,9 +43,6 @@ __all__ = [
 
 #: Pixels scored at once on the CPU (``2^19``: two 360 x 640 frames, 4 MiB per float64 map).
 CHUNK_PIXELS = 1 << 19
-
-_FIXATION_METRICS = {"AUC_J", "sAUC", "AUC_B", "NSS"}
-_DENSITY_METRICS = {"CC", "SIM", "KLD"}
 
 
 #: With several threads, the chunks of a batch per thread (at most; see :func:`chunk_rows`).
@@ -193,15 +182,16 @@ class Scorer:
     """The metrics of one batch of ``b`` maps of ``p`` pixels, fed chunk by chunk.
 
     Args:
-        metrics: names among ``AUC_J, sAUC, AUC_B, NSS, CC, SIM, KLD``.
+        metrics: registered metric names (``AUC_J, sAUC, AUC_B, NSS, CC, SIM, KLD``, ...).
         b, p: number of maps and pixels per map.
         fix: the fixations of the ``b`` maps (needed by AUC-J, s-AUC, AUC-B, NSS).
         other: the s-AUC candidate negatives of the ``b`` maps.
         jitter: AUC-Judd jitter. ``n_splits``, ``step``: s-AUC / AUC-B settings.
         generators: metric name -> random source (``None`` entries use the default one).
 
-    :meth:`add` may be called for the chunks in any order and from several threads; the parts
-    are kept under each chunk's first row and put in order by :meth:`finish`.
+    The random draws of every metric are made here, in registration order, before any pixel
+    is read. :meth:`add` may be called for the chunks in any order and from several threads;
+    the parts are kept under each chunk's first row and put in order by :meth:`finish`.
     """
 
     def __init__(
@@ -218,27 +208,19 @@ class Scorer:
         generators: dict[str, torch.Generator | None] | None = None,
     ) -> None:
         self.metrics = tuple(metrics)
-        self.want = set(metrics)
+        self.specs = {name: registry.get(name) for name in self.metrics}
         self.b, self.p = b, p
-        self.fix, self.other = fix, other
-        self.jitter, self.n_splits, self.step = jitter, n_splits, step
-        self.generators = generators or {}
-        self.parts: dict[str, dict[int, Any]] = {}
-        if "sAUC" in self.want:
-            self.sauc_draws, self.sauc_k = _shuffled_negatives(
-                fix.counts, other, n_splits, self.generators.get("sAUC")
-            )
-        if "AUC_B" in self.want:
-            self.borji_pixels = _borji_negatives(fix, n_splits, self.generators.get("AUC_B"))
+        self.batch = Batch(b, p, fix, other, jitter, n_splits, step, dict(generators or {}))
+        self.parts: dict[str, dict[int, Any]] = {name: {} for name in self.metrics}
+        for name in registry.names():  # a fixed order, whatever the order asked for
+            spec = self.specs.get(name)
+            if spec is not None and spec.prepare is not None:
+                self.batch.prepared[name] = spec.prepare(self.batch)
 
     @property
     def needs_density(self) -> bool:
         """Whether :meth:`add` needs the ground-truth density maps."""
-        return bool(self.want & _DENSITY_METRICS)
-
-    def _ordered(self, name: str) -> list[Any]:
-        chunks = self.parts[name]
-        return [chunks[start] for start in sorted(chunks)]
+        return any(spec.density for spec in self.specs.values())
 
     def add(
         self,
@@ -259,86 +241,20 @@ class Scorer:
                 bucket pass.
             ws: scratch memory of the calling thread (a fresh one when not given).
         """
-        want = self.want
-        ws = Workspace() if ws is None else ws
-        kept: dict[str, Any] = {}
-        keep = kept.__setitem__
-        rows = s.values.shape[0]
-        stop = start + rows
         _check_rows(s, "pred")
-        keep("s_min", s.min)
-        keep("s_max", s.max)
-        if want & _FIXATION_METRICS:
-            here = self.fix.slice(start, stop)
-            keep("fixated", s.gather(here.rows, here.cols))
-        if "AUC_J" in want:
-            parts = _judd_parts(s, here, self.jitter, source=source, ws=ws)
-            keep("judd", parts.shifted(start, self.p))
-        if "sAUC" in want:
-            there = self.other.slice(start, stop)
-            keep("sauc", s.gather(there.rows, there.cols))
-        if "AUC_B" in want:
-            pixels = self.borji_pixels[start:stop].reshape(rows, -1)
-            borji = s.values.gather(1, pixels).to(torch.float64)
-            keep("borji", borji.view(rows, self.n_splits, -1))
-        if want & {"NSS", "CC", "SIM"}:
-            keep("s_sum", s.sum)
-        if want & {"NSS", "CC"}:
-            keep("s_css", s.css)
         if self.needs_density:
-            self._density_parts(s, g, keep, ws)
-        for name, value in kept.items():
-            self.parts.setdefault(name, {})[start] = value
-
-    def _density_parts(
-        self, s: Rows, g: Rows, keep: Callable[[str, Any], None], ws: Workspace
-    ) -> None:
-        want = self.want
-        _check_rows(g, "density")
-        if want & {"CC", "SIM"}:
-            keep("g_min", g.min)
-            keep("g_max", g.max)
-        if "CC" in want:
-            keep("g_css", g.css)
-            keep("cov", s.cross(g))
-        if "SIM" in want:
-            keep("g_sum", g.sum)
-            keep("sim", _sim_excess(s, g, ws))
-        if "KLD" in want:
-            keep("KLD", _kld_rows(s, g))
+            _check_rows(g, "density")
+        chunk = Chunk(self.batch, start, s, g, source, Workspace() if ws is None else ws)
+        for name, spec in self.specs.items():
+            self.parts[name][start] = spec.update(self.batch, chunk)
 
     def finish(self) -> dict[str, Tensor]:
         """The ``(b,)`` float64 scores of every metric, once all chunks were added."""
-        cat = {name: torch.cat(self._ordered(name)) for name in self.parts if name != "judd"}
-        lo, hi = cat["s_min"], cat["s_max"]
-        s_constant = lo == hi
-        fix, p, step = self.fix, self.p, self.step
         scores: dict[str, Tensor] = {}
-        for name in self.metrics:
-            if name == "AUC_J":
-                judd = JuddParts.cat(self._ordered("judd"))
-                gen = self.generators.get(name)
-                scores[name] = _judd_finish(judd, fix, s_constant, self.jitter, gen)
-            elif name == "sAUC":
-                other, draws, k = self.other, self.sauc_draws, self.sauc_k
-                scores[name] = _shuffled_finish(
-                    cat["fixated"], fix, cat["sauc"], other, draws, k, lo, hi, step
-                )
-            elif name == "AUC_B":
-                scores[name] = _borji_finish(cat["fixated"], fix, cat["borji"], lo, hi, step)
-            elif name == "NSS":
-                scores[name] = _nss_finish(
-                    cat["s_sum"], cat["s_css"], s_constant, cat["fixated"], fix
-                )
-            elif name == "CC":
-                constant = s_constant | (cat["g_min"] == cat["g_max"])
-                scores[name] = _cc_finish(cat["cov"], cat["s_css"], cat["g_css"], constant)
-            elif name == "SIM":
-                s_stats = SimStats(lo, hi, cat["s_sum"], p)
-                g_stats = SimStats(cat["g_min"], cat["g_max"], cat["g_sum"], p)
-                scores[name] = _sim_finish(cat["sim"], s_stats, g_stats)
-            else:  # KLD
-                scores[name] = cat["KLD"]
+        for name, spec in self.specs.items():
+            chunks = self.parts[name]
+            joined = spec.join([chunks[start] for start in sorted(chunks)])
+            scores[name] = spec.compute(self.batch, joined)
         return scores
 
 
@@ -359,6 +275,8 @@ def score_maps(
     """
     b, h, w = pred.shape
     p = h * w
+    if b == 0:
+        return torch.empty(0, dtype=torch.float64, device=pred.device)
     fix = Positions.of(fixations) if fixations is not None else None
     oth = Positions.of(other) if other is not None else None
     scorer = Scorer((metric,), b, p, fix=fix, other=oth, **options)

@@ -1,36 +1,38 @@
-"""Value- and distribution-based saliency metrics with MIT benchmark semantics (SPEC §11).
+"""Value- and distribution-based saliency metrics with MIT benchmark semantics.
 
 NSS, CC, SIM and KLD as the MATLAB code of the MIT saliency benchmark (``cvzoya/saliency``)
-computes them, batched over maps. ``pred`` is ``(h, w)`` or ``(b, h, w)`` float at the
+computes them, batched over maps: each metric's kernels, its registration and its public
+function. ``pred`` is ``(h, w)`` or ``(b, h, w)`` float (a tensor or a numpy array) at the
 ground-truth size; internals run in float64 on the input's device; results are 0-dim or
-``(b,)`` float64 tensors.
+``(b,)`` float64 tensors. Not equations of STANet+; the papers report them with these
+semantics (STAViS evaluation code).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from .._validation import check_same_shape
 from ._common import EPS, Positions, Rows, Workspace, as_maps, as_mask_rows, finish, scratch
+from ._engine import score_maps
+from ._registry import Batch, Chunk, MetricSpec, register
 
 __all__ = ["cc", "kld", "nss", "sim"]
 
 
 def _pair(name: str, pred: Tensor, density: Tensor) -> Tensor:
     """Check a prediction / density pair and score metric ``name`` on it (chunked)."""
-    from ._engine import score_maps
-
     maps, batched = as_maps(pred, "pred")
-    check_same_shape(density, pred, "density", "pred")
     dens, _ = as_maps(density, "density")
+    check_same_shape(dens, maps, "density", "pred")
     return finish(score_maps(name, maps, density=dens.to(maps.device)), batched)
 
 
 def nss(pred: Tensor, fixations: Tensor) -> Tensor:
-    """Normalized scanpath saliency (MIT ``NSS.m``; SPEC §11).
+    """Normalized scanpath saliency (MIT ``NSS.m``).
 
     ``NSS = mean over fixated pixels of (S - mean S) / std S``, ``std`` the sample standard
     deviation (MATLAB ``std``, divisor ``P - 1``), each fixated pixel counted once.
@@ -55,10 +57,8 @@ def nss(pred: Tensor, fixations: Tensor) -> Tensor:
         >>> nss(torch.tensor([[0.0, 1.0], [0.0, 1.0]]), fix)
         tensor(0.8660, dtype=torch.float64)
     """
-    from ._engine import score_maps
-
     maps, batched = as_maps(pred, "pred")
-    fix = as_mask_rows(fixations, "fixations", pred, "pred")
+    fix = as_mask_rows(fixations, "fixations", maps if batched else maps[0], "pred")
     return finish(score_maps("NSS", maps, fixations=fix), batched)
 
 
@@ -82,7 +82,7 @@ def _nss_finish(
 def cc(pred: Tensor, density: Tensor) -> Tensor:
     """Pearson linear correlation coefficient of prediction and ground truth (MIT ``CC.m``).
 
-    SPEC §11. ``CC = sum(a b) / sqrt(sum(a^2) sum(b^2))`` with ``a``, ``b`` the mean-centred
+    ``CC = sum(a b) / sqrt(sum(a^2) sum(b^2))`` with ``a``, ``b`` the mean-centred
     maps (MATLAB standardises both, then ``corr2``: the same number).
 
     pysaliency's ``CC`` differs on a constant prediction: it returns 0 where MATLAB gives NaN.
@@ -113,7 +113,7 @@ def _cc_finish(cov: Tensor, css_s: Tensor, css_g: Tensor, constant: Tensor) -> T
 def sim(pred: Tensor, density: Tensor) -> Tensor:
     """Similarity (histogram intersection) of prediction and ground truth (MIT ``similarity.m``).
 
-    SPEC §11. Each map that is not all zero is min-max normalised and divided by its sum (an
+    Each map that is not all zero is min-max normalised and divided by its sum (an
     all-zero map stays zero); ``SIM = sum(min(P, G))``.
 
     pysaliency's ``SIM`` differs: it does not min-max normalise (it shifts a map only when it
@@ -194,7 +194,7 @@ def _sim_finish(excess: Tensor, s: _SimStats, g: _SimStats) -> Tensor:
 def kld(pred: Tensor, density: Tensor) -> Tensor:
     """Kullback-Leibler divergence of the prediction from the ground truth (MIT ``KLdiv.m``).
 
-    SPEC §11. Each map that is not all zero is divided by its sum (no min-max);
+    Each map that is not all zero is divided by its sum (no min-max);
     ``KLD = sum(G * log(eps + G / (S + eps)))`` with ``eps = 2.220446049250313e-16`` (MATLAB
     ``eps``). Lower is better.
 
@@ -229,3 +229,55 @@ def _kld_rows(s: Rows, g: Rows) -> Tensor:
 
     q, r = normalise(s), normalise(g)
     return (r * torch.log(EPS + r / (q + EPS))).sum(dim=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# registration: the kernels the engine runs (see scamlib.metrics._registry)
+
+
+def _nss_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
+    s = chunk.s
+    return s.sum, s.css, s.min, s.max, chunk.fixated
+
+
+def _nss_compute(batch: Batch, parts: tuple[Any, ...]) -> Tensor:
+    total, css, lo, hi, fixated = parts
+    return _nss_finish(total, css, lo == hi, fixated, batch.fix)
+
+
+def _cc_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
+    s, g = chunk.s, chunk.g
+    return s.cross(g), s.css, g.css, (s.max == s.min) | (g.max == g.min)
+
+
+def _cc_compute(batch: Batch, parts: tuple[Any, ...]) -> Tensor:
+    return _cc_finish(*parts).clamp_(-1.0, 1.0)
+
+
+def _sim_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
+    s, g = chunk.s, chunk.g
+    return _sim_excess(s, g, chunk.ws), s.min, s.max, s.sum, g.min, g.max, g.sum
+
+
+def _sim_compute(batch: Batch, parts: tuple[Any, ...]) -> Tensor:
+    excess, s_lo, s_hi, s_sum, g_lo, g_hi, g_sum = parts
+    score = _sim_finish(
+        excess, _SimStats(s_lo, s_hi, s_sum, batch.p), _SimStats(g_lo, g_hi, g_sum, batch.p)
+    )
+    return score.clamp_(0.0, 1.0)
+
+
+def _kld_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
+    return (_kld_rows(chunk.s, chunk.g),)
+
+
+def _kld_compute(batch: Batch, parts: tuple[Any, ...]) -> Tensor:
+    return parts[0]
+
+
+METRICS = (
+    register(MetricSpec("SIM", _sim_update, _sim_compute, density=True)),
+    register(MetricSpec("CC", _cc_update, _cc_compute, density=True)),
+    register(MetricSpec("NSS", _nss_update, _nss_compute, fixations=True)),
+    register(MetricSpec("KLD", _kld_update, _kld_compute, density=True)),
+)

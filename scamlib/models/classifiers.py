@@ -159,9 +159,9 @@ class SANet(nn.Module):
 class _PlusNet(nn.Module):
     """Shared tail of S+/ST+/SA+: node features -> C-GCN -> class maps of the target.
 
-    ``blend="maps"`` (paper, SPEC §9: nodes are the ``C``-channel class maps): each node's
-    branch feature goes through the shared 1x1 classifier conv, the C-GCN blends the class
-    maps, the target's blended maps are globally average pooled to logits.
+    ``blend="maps"`` (the paper's choice, STANet+ Sec. 4: nodes are the ``C``-channel class
+    maps): each node's branch feature goes through the shared 1x1 classifier conv, the C-GCN
+    blends the class maps, the target's blended maps are globally average pooled to logits.
     ``blend="features"``: the C-GCN blends the branch features, then the CAMHead classifies
     the target node. The classifier is the branch's own :class:`~scamlib.nn.CAMHead`, so a
     trained S/ST/SA net initialises its "+" version.

@@ -1,21 +1,20 @@
 """SCAM and SCAM+ as modules over named classifier outputs: STANet+ Eqs. 1-3 and 8.
 
-Thin wrappers over :func:`scamlib.functional.cam`, :func:`~scamlib.functional.soft_filter`,
-:func:`~scamlib.functional.scam` and :func:`~scamlib.functional.scam_plus`: they hold the
-configuration (``lam``, source names, common size) and turn a mapping
-``source name -> (logits, class_maps)`` into the stacked tensors the ops take.
+Thin wrappers over :func:`scamlib.functional.scam` and :func:`~scamlib.functional.scam_plus`:
+they hold the configuration (``lam``, source names, common size); the mapping
+``source name -> (logits, class_maps)`` becomes the stacked tensors the ops take through
+:func:`scamlib.functional.stack_sources`, the same function the pipeline uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
-import torch
 from torch import Tensor, nn
 
 from .. import functional as SF
-from .._validation import as_size, check_ndim, check_tensor
+from .._validation import as_size
+from ..functional.cam import SCAMResult
 
 __all__ = ["BASE_SOURCES", "MG_SOURCES", "SCAM", "SCAMOutput", "SCAMPlus"]
 
@@ -37,22 +36,10 @@ MG_SOURCES: tuple[str, ...] = (
 Outputs = Mapping[str, tuple[Tensor, Tensor]]
 
 
-class SCAMOutput(NamedTuple):
-    """What :class:`SCAM` and :class:`SCAMPlus` return.
-
-    Attributes:
-        map: ``(b, h, w)`` pseudo-fixation in ``[0, 1]``, zeros where ``valid`` is False.
-        valid: ``(b,)`` bool, False where no source classifies the frame as its tag.
-        confidences: ``(b, k)`` soft-filtered confidences ``UC_k`` (Eq. 3), in ``sources`` order.
-        cams: ``(b, k, h, w)`` min-max normalised CAMs of the tag (Eq. 1), same order.
-        sources: the ``k`` source names, in order.
-    """
-
-    map: Tensor
-    valid: Tensor
-    confidences: Tensor
-    cams: Tensor
-    sources: tuple[str, ...]
+#: The result type of :class:`SCAM` and :class:`SCAMPlus`: the same type as
+#: :class:`scamlib.functional.SCAMResult` (``map``, ``valid``, ``confidences``, ``cams``,
+#: ``sources``), kept under this name so existing code keeps working.
+SCAMOutput = SCAMResult
 
 
 def _check_names(outputs: Outputs, expected: Sequence[str], what: str) -> None:
@@ -67,31 +54,8 @@ def _check_names(outputs: Outputs, expected: Sequence[str], what: str) -> None:
         )
 
 
-def _stack(
-    outputs: Outputs, names: Sequence[str], tags: Tensor, size: tuple[int, int] | None
-) -> tuple[Tensor, Tensor]:
-    """CAMs ``(b, k, h, w)`` (Eq. 1) and confidences ``(b, k, C)`` of the named sources."""
-    cams, confs, shapes = [], [], {}
-    for name in names:
-        pair = outputs[name]
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(f"outputs[{name!r}] must be a pair (logits, class_maps), got {pair!r}")
-        logits, maps = pair
-        check_tensor(logits, f"outputs[{name!r}] logits")
-        check_ndim(logits, f"outputs[{name!r}] logits", 2, "(b, C)")
-        check_ndim(maps, f"outputs[{name!r}] class_maps", 4, "(b, C, h, w)")
-        cams.append(SF.cam(maps, tags, size))
-        confs.append(logits.softmax(dim=1))
-        shapes[name] = tuple(cams[-1].shape)
-    if len(set(shapes.values())) > 1:
-        raise ValueError(
-            f"sources give CAMs of different shapes {shapes}; pass size=(h, w) to resize them"
-        )
-    return torch.stack(cams, dim=1), torch.stack(confs, dim=1)
-
-
 class SCAM(nn.Module):
-    """Selective class activation mapping over named sources, STANet+ Eq. 2 (SPEC §3).
+    """Selective class activation mapping over named sources, STANet+ Eq. 2.
 
     Args:
         sources: source names, in the order of the stacked outputs (default ``("s","st","sa")``).
@@ -99,7 +63,8 @@ class SCAM(nn.Module):
         size: resize every CAM to this ``(h, w)`` before fusion (needed when sources differ).
 
     Forward: ``outputs`` maps each name to ``(logits (b, C), class_maps (b, C, h, w))`` of any
-    classifier ending in :class:`~scamlib.nn.CAMHead`; ``tags (b,)`` -> :class:`SCAMOutput`.
+    classifier ending in :class:`~scamlib.nn.CAMHead`; ``tags (b,)`` ->
+    :class:`~scamlib.functional.SCAMResult` (alias ``SCAMOutput``) with the source names.
 
     Raises:
         ValueError: a missing or unexpected source name, or CAMs of different sizes without
@@ -126,18 +91,17 @@ class SCAM(nn.Module):
         self.lam = float(lam)
         self.size = None if size is None else as_size(size)
 
-    def forward(self, outputs: Outputs, tags: Tensor) -> SCAMOutput:
+    def forward(self, outputs: Outputs, tags: Tensor) -> SCAMResult:
         _check_names(outputs, self.sources, "SCAM")
-        cams, confs = _stack(outputs, self.sources, tags, self.size)
-        result = SF.scam(cams, confs, tags, lam=self.lam)
-        return SCAMOutput(result.map, result.valid, SF.soft_filter(confs, tags), cams, self.sources)
+        cams, confs = SF.stack_sources(outputs, tags, self.size, self.sources)
+        return SF.scam(cams, confs, tags, lam=self.lam)._replace(sources=self.sources)
 
     def extra_repr(self) -> str:
         return f"sources={self.sources}, lam={self.lam}, size={self.size}"
 
 
 class SCAMPlus(nn.Module):
-    """SCAM+ over the SCAM sources and the multi-granularity sources, STANet+ Eq. 8 (SPEC §8).
+    """SCAM+ over the SCAM sources and the multi-granularity sources, STANet+ Eq. 8.
 
     Args:
         base_sources: the SCAM sources (default :data:`BASE_SOURCES`).
@@ -146,7 +110,8 @@ class SCAMPlus(nn.Module):
         size: common CAM size ``(h, w)`` (resizes every CAM before fusion).
 
     Forward: ``outputs`` maps every base and MG name to ``(logits, class_maps)``; ``tags (b,)``
-    -> :class:`SCAMOutput` with the sources in ``base_sources + mg_sources`` order.
+    -> :class:`~scamlib.functional.SCAMResult` with the sources in ``base_sources + mg_sources``
+    order.
 
     Raises:
         ValueError: a missing or unexpected source name (the message lists both).
@@ -178,15 +143,15 @@ class SCAMPlus(nn.Module):
         self.lam = float(lam)
         self.size = None if size is None else as_size(size)
 
-    def forward(self, outputs: Outputs, tags: Tensor) -> SCAMOutput:
+    def forward(self, outputs: Outputs, tags: Tensor) -> SCAMResult:
         names = self.base_sources + self.mg_sources
         _check_names(outputs, names, "SCAM+")
-        cams, confs = _stack(outputs, names, tags, self.size)
+        cams, confs = SF.stack_sources(outputs, tags, self.size, names)
         k1 = len(self.base_sources)
         result = SF.scam_plus(
             cams[:, :k1], confs[:, :k1], cams[:, k1:], confs[:, k1:], tags, self.lam
         )
-        return SCAMOutput(result.map, result.valid, SF.soft_filter(confs, tags), cams, names)
+        return result._replace(sources=names)
 
     def extra_repr(self) -> str:
         return (

@@ -1,4 +1,4 @@
-"""The audio switch of STANet+ Sec. 3.3 (SPEC §6): a gate on the audio feature and its labels."""
+"""The audio switch of STANet+ Sec. 3.3: a gate on the audio feature and its labels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from .._validation import check_ndim, check_tensor
 from ..losses import switch_loss
-from .fusion import SAFuse
+from .fuse import SAFuse
 from .heads import CAMHead
 
 __all__ = ["AudioSwitch", "SwitchOutput", "switch_labels"]
@@ -102,7 +102,7 @@ def switch_labels(
     The paper runs an off-the-shelf audio classifier (VGGSound) and labels a fragment 1 when
     its predicted category maps to the video's tag. Any classifier works: pass its predicted
     class indices and a ``mapping`` from its classes to tags (classes that correspond to no
-    tag map to ``None`` / -1 or are left out). Fallback without such a classifier (SPEC §6):
+    tag map to ``None`` / -1 or are left out). Fallback without such a classifier:
     train an audio-only tag classifier and pass its predicted tags with ``mapping=None``: the
     label is "its prediction equals the tag".
 

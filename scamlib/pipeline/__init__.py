@@ -1,4 +1,4 @@
-"""The STANet+ method as resumable stages (STANet+ Secs. 3-6; SPEC §3-10).
+"""The STANet+ method as resumable stages (STANet+ Secs. 3-6).
 
 Each stage is a function of (config, inputs on disk) -> outputs on disk, written atomically
 under one output folder and keyed by the settings that produced them: a killed run resumes where

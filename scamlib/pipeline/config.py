@@ -21,6 +21,7 @@ __all__ = [
     "DataConfig",
     "PipelineConfig",
     "TrainConfig",
+    "check_config",
     "config_from_dict",
     "config_to_dict",
     "load_config",
@@ -120,7 +121,7 @@ class PipelineConfig:
         n_mg: multi-granularity nodes per C-GCN (n = 2).
         cgcn_steps: reasoning steps m (3).
         t_d / t_r: FRL thresholds (Eqs. 13-14: 0.8 / 0.6).
-        smooth: temporal smoothing + sparsification of the pseudo-ground truth (SPEC §5).
+        smooth: temporal smoothing + sparsification of the pseudo-ground truth (STANet+ Sec. 5).
         smooth_window / sparsify_factor: its parameters (5 frames, 3 x mean).
         eval_splits: s-AUC splits of the evaluation (100 as the MIT code).
         map_side: longest side of the grid the pseudo-maps are fused on (the PNGs are written
@@ -256,7 +257,113 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
+#: Settings every ``config.json`` written by a run holds; a file without them is not one.
+_RUN_CONFIG_KEYS = ("profile", "seed", "preset", "data")
+
+
 def load_config(path: str | Path) -> PipelineConfig:
-    """Read a ``config.json`` written by a run."""
-    with open(path, encoding="utf-8") as f:
-        return config_from_dict(PipelineConfig, json.load(f))
+    """Read a ``config.json`` written by a run.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not valid JSON, or not a scamlib run configuration (for example
+            ``{}``, or a config of another tool); the message names the file and what is
+            missing or unknown.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "config.json"
+        >>> _ = path.write_text("{}")
+        >>> load_config(path)
+        Traceback (most recent call last):
+        ...
+        ValueError: ...config.json is not a scamlib run configuration: it lacks ['profile', ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"run configuration not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path} is not a scamlib run configuration: expected a JSON object of settings, "
+            f"found {type(data).__name__}"
+        )
+    missing = [k for k in _RUN_CONFIG_KEYS if k not in data]
+    if missing:
+        raise ValueError(
+            f"{path} is not a scamlib run configuration: it lacks {missing} "
+            f"(found keys {sorted(data)[:8]})"
+        )
+    try:
+        return config_from_dict(PipelineConfig, data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a valid scamlib run configuration: {exc}") from exc
+
+
+def check_config(cfg: PipelineConfig) -> PipelineConfig:
+    """Check that the settings of a run agree with each other, before any stage runs.
+
+    Single settings are checked where they are defined; this checks the pairs that only fail
+    late, many stages in:
+
+    * on the built-in set, ``data.synthetic`` must be valid settings of the generated set, and
+      its frame rate must equal ``data.fps``: the set's ground truth (pseudo-fixation quality)
+      is stored per generated frame, and AVE frame ``k`` is sampled at ``(k - 1) / fps``;
+    * ``student_plus.image_size`` must equal ``student.image_size`` (the STA+ nets start from
+      the STA net's weights and predict through one checkpoint format);
+    * the thresholds of the fixation refine layer (Eqs. 13-14) lie in ``[0, 1]``;
+    * on real data, at least one test set is named.
+
+    Returns:
+        ``cfg`` unchanged.
+
+    Raises:
+        ValueError: the message names both settings and their values.
+
+    Example:
+        >>> check_config(profile("quick")).profile
+        'quick'
+        >>> check_config(profile("quick", data={"synthetic": {"fps": 4}}))
+        Traceback (most recent call last):
+        ...
+        ValueError: data.synthetic fps = 4 disagrees with data.fps = 8.0: ...
+    """
+    data = cfg.data
+    if data.builtin:
+        from scamlib.data.synthetic import SyntheticConfig
+
+        if not isinstance(data.synthetic, dict):
+            raise ValueError(
+                f"data.synthetic must be a JSON object of generated-set settings, got "
+                f"{data.synthetic!r}"
+            )
+        try:
+            world = SyntheticConfig(**data.synthetic)
+        except TypeError as exc:
+            raise ValueError(f"data.synthetic: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"data.synthetic: {exc}") from exc
+        if float(world.fps) != float(data.fps):
+            raise ValueError(
+                f"data.synthetic fps = {world.fps} disagrees with data.fps = {data.fps}: the "
+                "built-in set is generated at data.synthetic's fps and its frames are sampled at "
+                "data.fps, so its ground truth would not match the sampled frames; set both to "
+                "the same value"
+            )
+    elif not data.datasets:
+        raise ValueError("data.datasets is empty: name at least one STAViS-layout test set")
+    if cfg.student_plus.image_size != cfg.student.image_size:
+        raise ValueError(
+            f"student_plus.image_size = {cfg.student_plus.image_size} disagrees with "
+            f"student.image_size = {cfg.student.image_size}: the STA+ nets start from the STA "
+            "net's weights at the same input size; set both to the same value"
+        )
+    for name in ("t_d", "t_r"):
+        value = getattr(cfg, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1] (Eqs. 13-14), got {value}")
+    return cfg

@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
-from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from scamlib.data import AVE, AVSaliency, MultiGranularity, available_splits
 from scamlib.functional import crop_clip
 
+from .io import read_map
 from .runner import Context
 
 __all__ = [
@@ -85,18 +83,25 @@ def grid_size(frame_size: tuple[int, int], side: int) -> tuple[int, int]:
 
 
 def pseudo_path(out: Path, stage: str, row: int, frame_index: int) -> Path:
-    """``<out>/pseudo/<stage>/<row>/<frame_index:05d>.png`` (the layout of issue 6)."""
+    """``<out>/pseudo/<stage>/<row>/<frame_index:05d>.png``: where a pseudo-fixation map lives.
+
+    Example:
+        >>> pseudo_path(Path("run"), "pgt", 3, 17).as_posix()
+        'run/pseudo/pgt/3/00017.png'
+    """
     return out / "pseudo" / stage / str(row) / f"{frame_index:05d}.png"
 
 
 def read_map_png(path: Path, size: tuple[int, int] | None = None) -> Tensor:
-    """A map PNG as ``(h, w)`` float in ``[0, 1]``, bilinearly resized to ``size`` if given."""
-    with Image.open(path) as img:
-        arr = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-    out = torch.from_numpy(arr)
-    if size is not None and tuple(out.shape) != tuple(size):
-        out = F.interpolate(out[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
-    return out
+    """A map PNG as ``(h, w)`` float32 in ``[0, 1]``, bilinearly resized to ``size`` if given.
+
+    A float32 view of :func:`scamlib._fs.read_map`, the package's one reader of map images.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: a truncated or undecodable image (the message names the file).
+    """
+    return read_map(path, size, dtype=torch.float32)
 
 
 class CropDataset(Dataset):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
+from scamlib._device import resolve_device
+
 __all__ = ["DistEnv", "barrier", "init_distributed", "shard"]
 
 
@@ -35,20 +37,12 @@ class DistEnv:
         return self.world_size > 1
 
 
-def resolve_device(device: str | None) -> torch.device:
-    """``"auto"``/None picks CUDA when available, else CPU; anything else is used as given."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available here")
-    return dev
-
-
 def init_distributed(device: str | None = "auto") -> DistEnv:
     """Join the process group that ``torchrun`` set up, or stay a single process.
 
     Uses NCCL on CUDA and gloo on CPU. Each CUDA rank takes the GPU of its ``LOCAL_RANK``.
+    ``device`` is resolved by :func:`scamlib._device.resolve_device` (the package's one
+    definition of ``"auto"``; an unavailable device raises ``ValueError``).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     base = resolve_device(device)

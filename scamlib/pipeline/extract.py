@@ -19,7 +19,9 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from scamlib.functional import minmax
+from scamlib.models import run_batch
 
+from .datasets import pseudo_path
 from .distributed import shard
 from .io import atomic_path, write_map_png
 from .runner import Context
@@ -33,38 +35,18 @@ __all__ = [
     "save_row",
     "work_file",
     "write_maps",
+    "write_pseudo_maps",
 ]
 
 
 def classify(name: str, net: torch.nn.Module, batch: Mapping[str, Any], switch=None):
-    """``(logits, class_maps)`` of classification net ``name`` on a training batch.
+    """``(logits, class_maps)`` of a classification net on a training batch.
 
-    ``name`` is ``s``, ``st``, ``sa`` or one of their ``+`` versions; the S / SA nets see the
-    middle frame of the batch's clips, the ST nets the whole clip. ``switch`` (an
-    :class:`~scamlib.nn.AudioSwitch`) gates the SA+ nets' audio (target and MG nodes).
+    Kept for existing scripts: the inputs a network reads are chosen by
+    :func:`scamlib.models.run_batch` from the network itself; ``name`` is not used.
+    ``switch`` (an :class:`~scamlib.nn.AudioSwitch`) gates the SA+ nets' audio.
     """
-    frames, audio = batch["frames"], batch.get("audio")
-    mid = frames[:, frames.shape[1] // 2]
-    if name == "s":
-        return net(mid)
-    if name == "st":
-        return net(frames)
-    if name == "sa":
-        return net(mid, audio)
-    if name == "s+":
-        return net(mid, batch["mg_frames"])
-    if name == "st+":
-        return net(frames, batch["mg_frames"])
-    if name == "sa+":
-        mg_frames, mg_audio = batch["mg_frames"], batch["mg_audio"]
-        gate = mg_gate = None
-        if switch is not None:
-            with torch.no_grad():
-                gate = switch(mid, audio).gate
-                b, n = mg_frames.shape[:2]
-                mg_gate = switch(mg_frames.flatten(0, 1), mg_audio.flatten(0, 1)).gate.view(b, n)
-        return net(mid, audio, mg_frames, mg_audio, gate, mg_gate)
-    raise ValueError(f"unknown classification net {name!r}")
+    return run_batch(net, batch, switch)
 
 
 def resize_maps(maps: Tensor, size: Sequence[int], normalize: bool = False) -> Tensor:
@@ -78,13 +60,30 @@ def resize_maps(maps: Tensor, size: Sequence[int], normalize: bool = False) -> T
     return minmax(maps) if normalize else maps
 
 
-def write_maps(
+def write_pseudo_maps(
     out: Path, stage: str, row: int, frame_indices: Sequence[int], maps: Tensor, frame_size
 ) -> None:
-    """Write ``maps`` ``(n, h, w)`` as ``pseudo/<stage>/<row>/<k:05d>.png`` at ``frame_size``."""
+    """Write ``maps`` ``(n, h, w)`` as ``pseudo/<stage>/<row>/<k:05d>.png`` at ``frame_size``.
+
+    The pseudo-fixation layout over :func:`scamlib._fs.write_map_png` (each file atomic). The
+    maps are resized bilinearly to the frame and clipped to ``[0, 1]``.
+
+    Raises:
+        ValueError: ``len(frame_indices)`` differs from ``n``.
+    """
+    if len(frame_indices) != len(maps):
+        raise ValueError(
+            f"{len(maps)} maps for {len(frame_indices)} frame indices (stage {stage}, row {row})"
+        )
+    if not len(maps):
+        return
     full = resize_maps(maps, frame_size).clamp(0, 1)
     for k, m in zip(frame_indices, full, strict=True):
-        write_map_png(out / "pseudo" / stage / str(row) / f"{int(k):05d}.png", m)
+        write_map_png(pseudo_path(out, stage, row, int(k)), m)
+
+
+#: Former name of :func:`write_pseudo_maps`, kept for existing scripts.
+write_maps = write_pseudo_maps
 
 
 def work_file(ctx: Context, stage: str, row: int) -> Path:
@@ -95,7 +94,6 @@ def work_file(ctx: Context, stage: str, row: int) -> Path:
 def save_row(ctx: Context, stage: str, row: int, tensors: Mapping[str, Tensor]) -> None:
     """Write a row's work file atomically (the last write of a row)."""
     path = work_file(ctx, stage, row)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save({k: v.detach().cpu() for k, v in tensors.items()}, tmp)
 

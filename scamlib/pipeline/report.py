@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scamlib.models import VARIANT_LABELS
+
 __all__ = ["METRICS", "PSEUDO_STAGES", "VARIANTS", "results_markdown"]
 
 #: Metric columns in the papers' order.
@@ -18,14 +20,8 @@ PSEUDO_STAGES: dict[str, str] = {
     "scam_fine": "SCAM, fine (line 11)",
     "scam_plus": "SCAM+ (Eq. 8, line 25)",
 }
-#: Student predictions, as the rows of Table 6.
-VARIANTS: dict[str, str] = {
-    "sta": "PF_sta",
-    "sta_short": "PF_sta+ short",
-    "sta_long": "PF_sta+ long",
-    "pf_agg": "PF_agg (Eq. 23)",
-    "pf_final": "PF_final (Eq. 21)",
-}
+#: Student predictions, as the rows of Table 6 (:data:`scamlib.models.VARIANT_LABELS`).
+VARIANTS: dict[str, str] = VARIANT_LABELS
 _HEADERS = {"AUC_J": "AUC-J", "SIM": "SIM", "sAUC": "s-AUC", "CC": "CC", "NSS": "NSS"}
 
 

@@ -16,9 +16,19 @@ from typing import Any
 
 from .config import DEFAULT_DATASETS, PipelineConfig, config_from_dict, profile
 
-__all__ = ["build_parser", "config_from_args", "main", "reproduce"]
+__all__ = [
+    "add_pipeline_options",
+    "build_parser",
+    "check_run",
+    "config_from_args",
+    "device_type",
+    "main",
+    "reproduce",
+    "run_from_args",
+]
 
-_EPILOG = """\
+#: Examples and outputs, shown after the options.
+EPILOG = """\
 examples:
   # the built-in audio-visual set on CPU, about 12 minutes on 2 cores:
   %(prog)s --out runs/quick
@@ -40,19 +50,49 @@ checkpoints/ (safetensors).
 """
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """The command-line interface of the pipeline."""
-    p = argparse.ArgumentParser(
-        prog=prog,
-        description=(
-            "Reproduce STANet+ (weakly supervised audio-visual fixation prediction): train the "
-            "SCAM classifiers on video tags, build pseudo-fixations with SCAM and SCAM+, train "
-            "the STA / STA+ students on them, predict and evaluate the test sets. With no data "
-            "arguments it generates the built-in set into --out and runs on it."
-        ),
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+#: What the pipeline does, for the ``--help`` of ``scamlib reproduce`` and of the example script.
+DESCRIPTION = """\
+Reproduce STANet+ (weakly supervised audio-visual fixation prediction): train the SCAM
+classifiers on video tags, build pseudo-fixations with SCAM and SCAM+, train the STA / STA+
+students on them, predict and evaluate the test sets. With no data arguments it generates the
+built-in set into --out and runs on it. The settings are checked against each other, and --out
+for writability, before the first stage runs."""
+
+
+def device_type(text: str) -> str:
+    """Argument type of ``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps`` ...
+
+    Rejects a device torch does not know, and a CUDA device on a machine without one, with
+    an :class:`argparse.ArgumentTypeError` (a usage error, exit status 2).
+
+    Example:
+        >>> device_type("cpu")
+        'cpu'
+        >>> device_type("bogus")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: device 'bogus' is not a device name (available here: cpu...
+    """
+    from scamlib._device import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_pipeline_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the pipeline's options to ``p`` (the one definition of them).
+
+    Used by ``scamlib reproduce``, by ``examples/reproduce_stanet_plus.py`` and by
+    :func:`build_parser`. Returns ``p``.
+
+    Example:
+        >>> p = add_pipeline_options(argparse.ArgumentParser(prog="x"))
+        >>> p.parse_args(["--out", "runs/x", "--quiet"]).quiet
+        True
+    """
     p.add_argument("--profile", choices=("quick", "paper"), default="quick",
                    help="quick: tiny backbones, small images, CPU in minutes (default); "
                         "paper: the papers' settings, for CUDA")  # fmt: skip
@@ -76,13 +116,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--device",
         default="auto",
+        type=device_type,
         help="auto (CUDA when available), cpu, cuda, cuda:1 ... (default auto)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     p.add_argument(
         "--resume",
         action="store_true",
-        help="reuse the finished stages of the run already in --out",
+        help="reuse the finished stages of the run already in --out (refused when --out holds "
+        "no scamlib run: its config.json must be one a run wrote)",
     )
     p.add_argument(
         "--config",
@@ -91,9 +133,26 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set student.epochs=2 --set smooth=false "
-                        "(JSON values; repeatable)")  # fmt: skip
+                        "(JSON values; repeatable); settings that disagree are refused before "
+                        "the first stage")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The command-line interface of the pipeline (a parser of its own, for the example script).
+
+    Example:
+        >>> build_parser("reproduce").parse_args(["--out", "x"]).profile
+        'quick'
+    """
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return add_pipeline_options(p)
 
 
 def _override(tree: dict[str, Any], assignment: str) -> None:
@@ -116,7 +175,12 @@ def _override(tree: dict[str, Any], assignment: str) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    """The run's :class:`PipelineConfig` from parsed arguments."""
+    """The run's :class:`PipelineConfig` from parsed arguments.
+
+    Raises:
+        ValueError: an unknown or ill-typed ``--set``, or only one of the two data roots.
+        FileNotFoundError: a data root that is not a folder.
+    """
     from .config import config_to_dict, load_config
 
     base = load_config(args.config) if args.config else profile(args.profile)
@@ -131,7 +195,10 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         data["datasets"] = list(args.datasets)
     for assignment in args.set:
         _override(tree, assignment)
-    cfg = config_from_dict(PipelineConfig, tree)
+    try:
+        cfg = config_from_dict(PipelineConfig, tree)
+    except TypeError as exc:  # a value of the wrong type, e.g. --set student.epochs='"two"'
+        raise ValueError(f"a setting has a value of the wrong type: {exc}") from None
     if (cfg.data.ave_root is None) != (cfg.data.avsal_root is None):
         raise ValueError(
             "give both --ave-root and --avsal-root (real data), or neither (the built-in set)"
@@ -142,6 +209,26 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     return cfg
 
 
+def check_run(cfg: PipelineConfig, out: str | Path, *, resume: bool = False) -> None:
+    """Everything that can be checked before the first stage: the settings agree with each
+    other (:func:`scamlib.pipeline.config.check_config`) and ``out`` can take this run.
+
+    Raises:
+        ValueError: settings that disagree (the message names both).
+        RunError: ``out`` holds a run and ``resume`` is False, or holds no scamlib run config.
+        OSError: ``out`` is under a file or not writable.
+
+    Example:
+        >>> import tempfile
+        >>> check_run(profile("quick"), tempfile.mkdtemp())
+    """
+    from .config import check_config
+    from .runner import _check_out
+
+    check_config(cfg)
+    _check_out(Path(out), cfg, resume)
+
+
 def reproduce(
     cfg: PipelineConfig,
     out: str | Path,
@@ -150,10 +237,18 @@ def reproduce(
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run every stage of the pipeline under ``out``; returns the content of ``results.json``."""
+    """Run every stage of the pipeline under ``out``; returns the content of ``results.json``.
+
+    The settings and the output folder are checked (:func:`check_run`) before any stage runs.
+
+    Raises:
+        ValueError: settings that disagree.
+        RunError: an output folder that cannot take the run, missing data, a failed stage.
+    """
     from .runner import run_stages
     from .stages import build_stages, finalize
 
+    check_run(cfg, out, resume=resume)
     return run_stages(
         build_stages(cfg),
         cfg,
@@ -165,20 +260,41 @@ def reproduce(
     )
 
 
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """Entry point: parse ``argv``, run, print where the results are. Returns the exit code."""
-    parser = build_parser(prog)
-    args = parser.parse_args(argv)
+def run_from_args(args: argparse.Namespace, prog: str) -> int:
+    """Run the pipeline for parsed :func:`add_pipeline_options` arguments; print one line.
+
+    Returns the exit status: 0 done, 1 a run that cannot start or failed (missing data, an
+    output folder that holds something else), 2 settings that are wrong or disagree.
+    """
     from .runner import RunError
 
     try:
         cfg = config_from_args(args)
+        check_run(cfg, args.out, resume=args.resume)
+    except ValueError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except (RunError, OSError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
+    try:
         results = reproduce(
             cfg, args.out, device=args.device, resume=args.resume, progress=not args.quiet
         )
-    except (RunError, ValueError, FileNotFoundError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2 if isinstance(err, ValueError) else 1
+    except (RunError, ValueError, OSError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
     total = sum(results.get("wall_time_s", {}).values())
     print(f"done in {total:.0f} s: {Path(args.out) / 'results.md'}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Entry point of the example script: parse ``argv``, run, print where the results are.
+
+    Returns the exit code (see :func:`run_from_args`); ``scamlib reproduce`` is the same
+    command with the same options.
+    """
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    return run_from_args(args, parser.prog)

@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import PipelineConfig, config_to_dict, load_config
 from .distributed import DistEnv, barrier, init_distributed
-from .io import write_json, write_text
+from .io import check_output_dir, write_json, write_text
 from .report import results_markdown
 from .store import StageStore, stage_key
 
@@ -69,17 +69,32 @@ class Stage:
 
 
 def _setup_logging(out: Path, env: DistEnv) -> None:
+    """Log to ``<out>/run.log`` and the terminal (main process); one file handler per run, so
+    several runs in one process each get their own ``run.log``."""
     log.setLevel(logging.INFO)
-    if not env.is_main or any(getattr(h, "_scamlib", False) for h in log.handlers):
+    if not env.is_main:
         return
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    for handler in (logging.FileHandler(out / "run.log"), logging.StreamHandler()):
+    target = str((out / "run.log").resolve())
+    for handler in [h for h in log.handlers if getattr(h, "_scamlib", False)]:
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename != target:
+            log.removeHandler(handler)
+            handler.close()
+    present = [h for h in log.handlers if getattr(h, "_scamlib", False)]
+    wanted = []
+    if not any(isinstance(h, logging.FileHandler) for h in present):
+        wanted.append(logging.FileHandler(target))
+    if not any(type(h) is logging.StreamHandler for h in present):
+        wanted.append(logging.StreamHandler())
+    for handler in wanted:
         handler.setFormatter(fmt)
         handler._scamlib = True  # type: ignore[attr-defined]
         log.addHandler(handler)
 
 
 def _check_out(out: Path, cfg: PipelineConfig, resume: bool) -> None:
+    """Refuse an output folder that is not ours to write into (before anything is written)."""
+    check_output_dir(out, "--out")
     config_path = out / "config.json"
     if not config_path.is_file():
         return
@@ -88,7 +103,12 @@ def _check_out(out: Path, cfg: PipelineConfig, resume: bool) -> None:
             f"{out} already holds a run (config.json). Pass --resume to reuse its finished stages "
             "(stages whose settings changed run again), or choose another --out."
         )
-    load_config(config_path)  # a folder of some other tool fails here, before anything is removed
+    try:  # a folder of some other tool fails here, before anything is removed
+        load_config(config_path)
+    except ValueError as exc:
+        raise RunError(
+            f"--resume: {exc}; refusing to write into {out} (choose another --out)"
+        ) from None
 
 
 def run_stages(
@@ -109,8 +129,8 @@ def run_stages(
     out = Path(out)
     env = init_distributed(device)
     if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
         _check_out(out, cfg, resume)
+        out.mkdir(parents=True, exist_ok=True)
     barrier(env)
     _setup_logging(out, env)
     if env.is_main:

@@ -1,4 +1,4 @@
-"""Multi-granularity sampling: candidate sets against a brute-force reading of SPEC §8."""
+"""Multi-granularity sampling: candidate sets against a brute-force reading of STANet+ Sec. 4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Plain numpy reference implementations, written from the definitions (SPEC §1-5, §10).
+"""Plain numpy reference implementations, written from the definitions.
+
+The definitions are STANet+ Eqs. 1-3, 21 and 23 and the coarse-to-fine steps of Sec. 3.2.
 
 Slow on purpose: explicit loops over samples and pixels, so that they share nothing with the
 vectorised library code they check.

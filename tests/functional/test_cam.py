@@ -203,3 +203,26 @@ def test_average_cams_is_eq22(device, dtype):
 def test_average_cams_needs_a_source():
     with pytest.raises(ValueError, match="at least one source"):
         average_cams(torch.rand(2, 0, 4, 4))
+
+
+def test_stack_sources_is_cam_and_softmax_per_source():
+    from scamlib.functional import stack_sources
+
+    torch.manual_seed(5)
+    outs = {n: (torch.randn(2, 4), torch.randn(2, 4, 3, 3)) for n in ("s", "st", "sa")}
+    tags = torch.tensor([1, 3])
+    cams, conf = stack_sources(outs, tags, size=5, names=("sa", "s"))
+    assert cams.shape == (2, 2, 5, 5) and conf.shape == (2, 2, 4)
+    torch.testing.assert_close(cams[:, 0], cam(outs["sa"][1], tags, 5))
+    torch.testing.assert_close(conf[:, 1], outs["s"][0].softmax(-1))
+    half = {"s": (outs["s"][0].half(), outs["s"][1].half())}
+    assert stack_sources(half, tags).cams.dtype == torch.float32
+
+
+def test_scam_result_carries_weights_and_cams():
+    cams = torch.rand(2, 3, 4, 4)
+    conf = torch.rand(2, 3, 5).softmax(-1)
+    tags = torch.tensor([0, 2])
+    out = scam(cams, conf, tags)
+    torch.testing.assert_close(out.confidences, soft_filter(conf, tags))
+    assert out.cams is cams and out.sources == ()

@@ -82,7 +82,7 @@ def auc_shuffled(s, fix, other, n_splits=100, step=0.1, rng=None) -> float:
 def auc_borji(s, fix, n_splits=100, step=0.1, rng=None) -> float:
     rng = np.random.default_rng(0) if rng is None else rng
     f = fix.ravel() > 0
-    if f.sum() <= 1:  # issue 3: NaN when N <= 1
+    if f.sum() <= 1:  # scamlib: NaN when N <= 1
         return math.nan
     s = minmax(s.astype(np.float64).ravel())
     n = int(f.sum())

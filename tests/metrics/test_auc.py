@@ -195,15 +195,16 @@ def test_random_aucs_nan_and_constant_cases():
     assert math.isnan(auc_shuffled(s, none, _fix((0, 1))).item())
     assert math.isnan(auc_shuffled(s, _fix((0, 0)), none).item())  # empty other map
     assert math.isnan(auc_borji(s, none).item())
-    # issue 3: AUC-Borji is NaN when N <= 1 (one negative per split: a degenerate ROC)
+    # scamlib: AUC-Borji is NaN when N <= 1 (one negative per split: a degenerate ROC)
     assert math.isnan(auc_borji(s, _fix((0, 0))).item())
     assert not math.isnan(auc_borji(s, _fix((0, 0), (1, 1))).item())
     batch = torch.stack([_fix(), _fix((2, 2)), _fix((0, 0), (1, 1))])
     scores = auc_borji(torch.stack([s] * 3), batch, generator=torch.Generator().manual_seed(0))
     assert [math.isnan(v) for v in scores.tolist()] == [True, True, False]
-    # constant map: MATLAB's minmax gives NaN, every comparison is false -> diagonal ROC
-    assert auc_shuffled(torch.ones(3, 3), _fix((0, 0)), _fix((0, 1))).item() == 0.5
-    assert auc_borji(torch.ones(3, 3), _fix((0, 0), (1, 1))).item() == 0.5
+    # constant map: MATLAB's minmax gives NaN everywhere and AUC_shuffled.m / AUC_Borji.m
+    # return NaN for such a map ("NaN saliencyMap"), like AUC_Judd.m without jitter
+    assert math.isnan(auc_shuffled(torch.ones(3, 3), _fix((0, 0)), _fix((0, 1))).item())
+    assert math.isnan(auc_borji(torch.ones(3, 3), _fix((0, 0), (1, 1))).item())
 
 
 def test_all_aucs_lie_in_unit_interval_and_batch_equals_single():

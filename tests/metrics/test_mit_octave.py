@@ -7,7 +7,7 @@ Optional: runs only when ``octave`` (with the ``image`` package) is on the PATH 
 
 The maps are already at the fixation map's size, so the MIT functions' ``imresize`` calls are
 the identity and Octave computes exactly what MATLAB does. Deterministic metrics (AUC-Judd
-without jitter, CC, NSS, SIM, KLD) must agree to 1e-6 (issue 3), and the protocol's scaling
+without jitter, CC, NSS, SIM, KLD) must agree to 1e-6, and the protocol's scaling
 and blur (Octave's ``fspecial`` / ``imfilter``) and the enlarging ``imresize`` to 1e-12; the
 randomised ones (AUC-Judd with its jitter on maps with ties, s-AUC, AUC-Borji) must agree in
 distribution: the means of ``REPEATS`` runs on each side within five standard errors.

@@ -176,7 +176,8 @@ def test_evaluate_reads_prediction_images(tmp_path):
 def test_combine_splits_averages_summaries():
     ds = FakeDataset()
     one = evaluate(lambda item: ds.pred_of(item), ds, metrics=("CC",))
-    two = evaluate(lambda item: -ds.pred_of(item), ds, metrics=("CC",))
+    # (a negated map would be blank after clipping: no score, as in the MIT code)
+    two = evaluate(lambda item: 1 - ds.pred_of(item), ds, metrics=("CC",))
     both = combine_splits({"1": one, "2": two})
     assert both.summary["CC"] == pytest.approx((one.summary["CC"] + two.summary["CC"]) / 2)
     assert len(both.frames) == 2 * len(one.frames) and both.frames.columns[0] == "split"

@@ -24,16 +24,6 @@ def test_frl_hand_worked_example():
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
 
 
-def test_frl_five_dim_equals_flattened_and_keeps_high_region():
-    h = torch.rand(2, 3, 4, 5, 5)
-    out5 = fixation_refine(h)
-    out4 = fixation_refine(h.flatten(0, 1)).view_as(h)
-    torch.testing.assert_close(out5, out4)
-    # where cm >= T_d * max the factor is sigmoid(cm); t_r = 1 makes the mask irrelevant.
-    cm = h.mean(2, keepdim=True)
-    torch.testing.assert_close(fixation_refine(h, t_r=1.0), 0.5 * (h * torch.sigmoid(cm) + h))
-
-
 def test_frl_rejects_bad_input():
     with pytest.raises(TypeError, match="h"):
         fixation_refine(torch.ones(2, 3, 4, dtype=torch.long))
@@ -175,7 +165,7 @@ def _outputs_and_grads(fn, gcn, target, mg):
 @pytest.fixture
 def small_tiles(monkeypatch):
     """Force many tiles: several items per tile, several row blocks, ragged last ones."""
-    import scamlib.nn.gcn as gcn_module
+    import scamlib.functional.gcn as gcn_module
 
     monkeypatch.setattr(gcn_module, "_CPU_TILE_ELEMS", 2 * 16 * 35)
     monkeypatch.setattr(gcn_module, "_MIN_ROWS", 16)
