@@ -25,7 +25,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -35,8 +34,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from scamlib._fs import write_json
 from scamlib.data.audio import log_spectrogram
 from scamlib.functional import pf_final
+from scamlib.inference.predictor import autocast_dtype, channels_last_clip, to_channels_last
 from scamlib.models import create
 
 
@@ -47,7 +48,8 @@ def _sync(device: torch.device) -> None:
 
 def _inputs(batch: int, size: int, n_mg: int, device: torch.device, seed: int) -> dict[str, Tensor]:
     g = torch.Generator().manual_seed(seed)
-    spec = log_spectrogram(torch.randn(16_000, generator=g), 16_000)  # (1, F, S): a 1 s window
+    # (1, 257, 101): a 1 s window at 16 kHz, as the datasets give it (n_fft 512, hop 10 ms)
+    spec = log_spectrogram(torch.randn(16_000, generator=g))
     audio = spec[None].expand(batch, -1, -1, -1).contiguous()
     return {
         "clip": torch.rand(batch, 3, 3, size, size, generator=g).to(device),
@@ -73,29 +75,12 @@ def _call(name: str, net: nn.Module, x: dict[str, Tensor]) -> Tensor:
 
 def _channels_last(x: dict[str, Tensor]) -> dict[str, Tensor]:
     # clips are 5-D / 6-D; the encoder flattens them to (b t) c h w, so make that view NHWC
-    out = {}
-    for k, v in x.items():
-        if k in ("clip", "mg_clips"):
-            flat = v.flatten(0, v.dim() - 4).contiguous(memory_format=torch.channels_last)
-            out[k] = flat.view(v.shape) if flat.is_contiguous() else flat.reshape(v.shape)
-        else:
-            out[k] = v
-    return out
-
-
-def _to_channels_last(net: nn.Module) -> nn.Module:
-    """4-D conv weights in NHWC (3-D convs keep their layout: channels_last is 4-D only)."""
-    for param in net.parameters():
-        if param.dim() == 4:
-            param.data = param.data.contiguous(memory_format=torch.channels_last)
-    return net
+    return {k: channels_last_clip(v) if k in ("clip", "mg_clips") else v for k, v in x.items()}
 
 
 def _autocast(device: torch.device) -> tuple[Callable[[], object], str]:
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    else:
-        dtype = torch.bfloat16
+    # the Predictor's fast path: its "auto" on CUDA; bf16 on the CPU (where "auto" is fp32)
+    dtype = autocast_dtype("auto" if device.type == "cuda" else "bf16", device)
     return (lambda: torch.autocast(device.type, dtype=dtype)), str(dtype).replace("torch.", "")
 
 
@@ -123,7 +108,7 @@ def run(args: argparse.Namespace) -> dict:
     fast_nets = _students(args.preset, device, args.seed)  # same seed: the same weights
     for k, net in fast_nets.items():
         net.load_state_dict(nets[k].state_dict())
-        _to_channels_last(net)
+        to_channels_last(net)
     if args.compile:
         fast_nets = {k: torch.compile(v) for k, v in fast_nets.items()}
     fx = _channels_last(x)
@@ -205,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args.batch = args.batch or (16 if cuda else 2)
     report = run(args)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.json, report)
     return 0
 
 

@@ -1,9 +1,15 @@
 """The steps of ``benchmarks/gpu_check.sh``, run against one deadline, with one report.
 
-Each step is a command line run in a subprocess with the time left as its timeout. After every
-step the report (``gpu_check-<device>.json`` and ``.md`` in ``--out``) is rewritten, so a run
-stopped at the limit still says what it measured and which steps did not run. Every number in
-the report names the command that produced it.
+Each step is a command line run in a subprocess (its own process group) with the time left as
+its timeout. After every step the report (``gpu_check-<device>.json`` and ``.md`` in ``--out``)
+is rewritten, so a run stopped at the limit still says what it measured and which steps did not
+run (``not run: time limit``). Every number in the report, and in the summary printed at the
+end, names the command that produced it.
+
+The report goes to ``benchmarks/results/`` on CUDA (the report to commit), to a temporary
+folder on the CPU, or to ``--out``. Step outputs (the smoke run's folder, the benchmarks' JSON)
+live in a temporary folder that is removed at the end; the tests run without a pytest cache, so
+the checkout is left as it was.
 
 Run it through ``benchmarks/gpu_check.sh``, which installs the project first; ``--dry-run``
 prints the commands without running any.
@@ -16,6 +22,8 @@ import json
 import os
 import platform
 import shlex
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: The steps, in the order they run.
+STEP_NAMES = ("cuda_tests", "bench_metrics", "bench_cgcn", "bench_predict", "paper_smoke")
 
 
 @dataclass
@@ -42,8 +53,8 @@ class Step:
         return shlex.join(self.argv)
 
 
-def _steps(device: str, work: Path) -> list[Step]:
-    py = sys.executable
+def _steps(device: str, work: Path, python: str | None = None) -> list[Step]:
+    py = python or sys.executable
     cuda = device.startswith("cuda")
     steps = [
         Step(
@@ -83,6 +94,53 @@ def _steps(device: str, work: Path) -> list[Step]:
         ),
     ]
     return steps
+
+
+def _run_step(step: Step, timeout: float) -> None:
+    """Run ``step`` with ``timeout`` seconds; on the limit, end its whole process group."""
+    proc = subprocess.Popen(
+        step.argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        step.status = "passed" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        step.status = "stopped: time limit"
+    step.tail = (out or "")[-6000:]
+
+
+def _numbers(value, prefix: str = "") -> list[tuple[str, float]]:
+    """Every number in a step's JSON result, with its dotted path (list rows by their name)."""
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [(prefix, value)]
+    found: list[tuple[str, float]] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _numbers(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            name = v.get("model", v.get("name", i)) if isinstance(v, dict) else i
+            found += _numbers(v, f"{prefix}[{name}]")
+    return found
+
+
+def _summary(report: dict) -> str:
+    """Each step's status and time, and each number it measured, under the command it came from."""
+    lines = [f"gpu_check summary ({report['environment']['device']}, limit {report['limit_s']} s):"]
+    for s in report["steps"]:
+        secs = "" if s["seconds"] is None else f", {s['seconds']:.1f} s"
+        lines.append(f"  {s['name']}: {s['status']}{secs}")
+        if s["seconds"] is None:
+            continue
+        lines.append(f"    from: {shlex.join(s['argv'])}")
+        for path, number in _numbers(s["result"] or {})[:40]:
+            lines.append(f"      {path} = {number:.6g}")
+    return "\n".join(lines)
 
 
 def _environment(device: str) -> dict:
@@ -142,59 +200,83 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="scamlib's CUDA checks in one run")
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--limit", type=float, default=450.0, help="seconds for all steps")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report folder (default: benchmarks/results on CUDA, a temporary folder on the CPU)",
+    )
     parser.add_argument("--only", nargs="+", default=None, help="run these steps only")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run none")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="gpu_check."))
-    steps = _steps(args.device, work)
     if args.only:
-        unknown = set(args.only) - {s.name for s in steps}
+        unknown = set(args.only) - set(STEP_NAMES)
         if unknown:
-            names = [s.name for s in steps]
-            parser.error(f"--only: unknown step(s) {sorted(unknown)}; the steps are {names}")
-        steps = [s for s in steps if s.name in args.only]
+            parser.error(f"--only: unknown step(s) {sorted(unknown)}; the steps are {STEP_NAMES}")
+    if args.limit <= 0:
+        parser.error(f"--limit must be a positive number of seconds, got {args.limit}")
+    cuda = args.device.startswith("cuda")
+    work = Path(tempfile.mkdtemp(prefix="gpu_check."))
+    try:
+        return _check(args, work, cuda)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check(args: argparse.Namespace, work: Path, cuda: bool) -> int:
+    # a dry run names the step outputs' folder $WORK (a temporary folder in a real run)
+    # (and the interpreter gpu_check.sh would have installed into, when it asks for a dry run)
+    shown = os.environ.get("SCAMLIB_GPU_CHECK_DRY_PYTHON") if args.dry_run else None
+    steps = _steps(args.device, Path("$WORK") if args.dry_run else work, shown)
+    chosen = [s for s in steps if not args.only or s.name in args.only]
+    for s in steps:
+        if s not in chosen:
+            s.status = "not run: not in --only"
     if args.dry_run:
-        for s in steps:
+        for s in chosen:
             print(f"+ {s.command}    # {s.name}: {s.what}")
+        print("($WORK: a temporary folder, removed at the end; the report goes to "
+              f"{args.out or ('benchmarks/results' if cuda else 'a temporary folder')})")
         return 0
-    deadline = time.monotonic() + args.limit
+    out = args.out
+    if out is None:  # the report to commit on CUDA; a throw-away one on the CPU
+        out = ROOT / "benchmarks" / "results"
+        if not cuda:
+            out = Path(tempfile.mkdtemp(prefix="gpu_check-report."))
     report = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "limit_s": args.limit,
         "environment": _environment(args.device),
         "steps": [asdict(s) for s in steps],
     }
-    _write(report, args.out, args.device)
-    failed = False
+    _write(report, out, args.device)
+    deadline = time.monotonic() + args.limit
+    failed = timed_out = False
     for i, step in enumerate(steps):
+        if step not in chosen:
+            continue
         left = deadline - time.monotonic()
-        if left < 5:
+        if left < 1:
             step.status = "not run: time limit"
             report["steps"][i] = asdict(step)
+            timed_out = True
             continue
         print(f"== {step.name}: {step.command}", flush=True)
         t0 = time.monotonic()
-        try:
-            proc = subprocess.run(
-                step.argv, cwd=ROOT, capture_output=True, text=True, timeout=left
-            )
-            step.status = "passed" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
-            step.tail = (proc.stdout + proc.stderr)[-6000:]
-        except subprocess.TimeoutExpired as exc:
-            step.status = "stopped: time limit"
-            out = exc.stdout or b""
-            step.tail = (out.decode() if isinstance(out, bytes) else out)[-6000:]
+        _run_step(step, left)
         step.seconds = time.monotonic() - t0
-        failed |= step.status.startswith(("failed", "stopped"))
+        failed |= step.status.startswith("failed")
+        timed_out |= step.status.startswith("stopped")
         if step.json_out is not None and step.json_out.is_file():
             step.result = json.loads(step.json_out.read_text())
         print(step.tail[-1500:], flush=True)
         report["steps"][i] = asdict(step)
-        _write(report, args.out, args.device)
-    _write(report, args.out, args.device)
-    print(f"gpu_check: report in {args.out}", flush=True)
-    return 1 if failed else 0
+        _write(report, out, args.device)
+    _write(report, out, args.device)
+    print(_summary(report), flush=True)
+    print(f"gpu_check: report in {out}", flush=True)
+    # 1: a step failed; 3: nothing failed, but the limit stopped the run (partial report)
+    return 1 if failed else 3 if timed_out else 0
 
 
 if __name__ == "__main__":

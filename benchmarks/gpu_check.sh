@@ -11,7 +11,8 @@
 # benchmarks/gpu_check.py runs the steps (cuda-marked tests, bench_metrics, bench_cgcn,
 # bench_predict, a smoke run of the `paper` profile) against one deadline, and rewrites the
 # report after every step: a run stopped at the limit still leaves a partial report that says
-# which steps did not run. Exit status: 0 when every step that ran passed.
+# which steps did not run. Exit status: 0 when every chosen step ran and passed, 1 when a step
+# failed, 3 when none failed but the limit stopped the run (the report is then partial).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -34,7 +35,7 @@ if [ "$dry" = 1 ]; then
   echo "+ $python -m venv --system-site-packages \$TMP/venv   (removed at exit)"
   echo "+ \$TMP/venv/bin/python -m pip install -q -c constraints.txt -e \".[dev]\"" \
        "|| pip install --no-deps --no-build-isolation -e .   (offline machines)"
-  exec "$python" benchmarks/gpu_check.py "$@"
+  SCAMLIB_GPU_CHECK_DRY_PYTHON='$TMP/venv/bin/python' exec "$python" benchmarks/gpu_check.py "$@"
 fi
 
 tmp="$(mktemp -d)"

@@ -159,8 +159,23 @@ def load_checkpoint(
             for key in f.keys():
                 state[key] = f.get_tensor(key)
     except (SafetensorError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable safetensors checkpoint ({exc})") from exc
+        raise ValueError(
+            f"{path}: not a readable safetensors checkpoint: expected an 8-byte header length, "
+            f"a JSON header and the tensors; found {_describe_bytes(path)} ({exc})"
+        ) from exc
     return state, metadata
+
+
+def _describe_bytes(path: Path) -> str:
+    """A few words on what a file that should be binary holds (for error messages)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "an empty file (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.lstrip()[:1] in (b"{", b"["):
+        return f"a text file of {size} bytes that starts like JSON"
+    return f"{size} bytes"
 
 
 def remove_tree(path: str | os.PathLike) -> None:

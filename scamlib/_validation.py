@@ -8,7 +8,7 @@ inside an op. These helpers are private; the public ops document which checks th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -17,9 +17,11 @@ __all__ = [
     "as_size",
     "check_finite",
     "check_floating",
+    "check_known_keys",
     "check_ndim",
     "check_probabilities",
     "check_real",
+    "check_required_keys",
     "check_same_shape",
     "check_tags",
     "check_tensor",
@@ -147,3 +149,50 @@ def as_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:
     if pair[0] <= 0 or pair[1] <= 0:
         raise ValueError(f"{name} must be positive, got {pair}")
     return pair
+
+
+def check_known_keys(given: Iterable[str], known: Iterable[str], what: str) -> None:
+    """Refuse names outside ``known`` (settings from a file, a dict or ``**overrides``).
+
+    A misspelt setting is an error, never silently ignored. ``what`` names the kind of
+    setting, e.g. ``"DAVE config field(s)"``.
+
+    Raises:
+        ValueError: ``unknown <what> [...]; known: [...]`` (both lists sorted).
+
+    Example:
+        >>> check_known_keys({"depth": 3}, ("clip_len", "widths"), "DAVE config field(s)")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown DAVE config field(s) ['depth']; known: ['clip_len', 'widths']
+    """
+    known = set(known)
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; known: {sorted(known)}")
+
+
+def check_required_keys(
+    found: Collection[str], required: Sequence[str], what: str, noun: str = "keys"
+) -> None:
+    """Require every name of ``required`` in ``found`` (a mapping read from a file).
+
+    ``what`` says which file and what it should be (``"<path> is not a scamlib run
+    configuration"``); the message adds the missing names, in ``required``'s order, and the
+    first eight names found.
+
+    Raises:
+        ValueError: ``<what>: it lacks required <noun>: [...] missing (found keys [...])``.
+
+    Example:
+        >>> check_required_keys({"name": "sta"}, ("name", "size"), "x.st")
+        Traceback (most recent call last):
+        ...
+        ValueError: x.st: it lacks required keys: ['size'] missing (found keys ['name'])
+    """
+    missing = [k for k in required if k not in found]
+    if missing:
+        raise ValueError(
+            f"{what}: it lacks required {noun}: {missing} missing "
+            f"(found keys {sorted(found)[:8]})"
+        )

@@ -63,6 +63,13 @@ def _as_maps(x: Tensor, name: str) -> Tensor:
     return x
 
 
+def _paired_maps(pred: Tensor, target: Tensor, name: str = "target") -> tuple[Tensor, Tensor]:
+    """``pred`` and ``target`` as checked ``(b, h, w)`` maps of the same shape."""
+    pred, target = _as_maps(pred, "pred"), _as_maps(target, name)
+    check_same_shape(pred, target, "pred", name)
+    return pred, target
+
+
 def _masked_mean(per_sample: Tensor, valid: Tensor | None) -> Tensor:
     """Mean over axis 0 of ``per_sample`` counting only ``valid`` rows (0 when none is valid)."""
     if valid is None:
@@ -102,18 +109,18 @@ def kl_loss(pred: Tensor, target: Tensor, eps: float = 1e-7, valid: Tensor | Non
             a pseudo-fixation, ``SCAMResult.valid``); mean over valid samples (0 if none).
 
     Returns:
-        Scalar loss.
+        Scalar: the mean KL of the valid samples.
 
     Raises:
-        ValueError: shapes differ, NaN/Inf.
+        TypeError: non-float maps.
+        ValueError: shapes that differ or are not ``(b, h, w)`` / ``(b, 1, h, w)``, NaN/Inf.
 
     Example:
         >>> m = torch.rand(2, 4, 4)
         >>> float(kl_loss(m, m)) < 1e-5
         True
     """
-    pred, target = _as_maps(pred, "pred"), _as_maps(target, "target")
-    check_same_shape(pred, target, "pred", "target")
+    pred, target = _paired_maps(pred, target)
     return _masked_mean(_kl_per_map(pred, target, eps), valid)
 
 
@@ -135,15 +142,14 @@ def bce_kl_loss(
         Scalar loss.
 
     Raises:
-        ValueError: shapes differ, NaN/Inf.
+        TypeError, ValueError: as :func:`kl_loss`.
 
     Example:
         >>> q = torch.tensor([[[0.0, 1.0]]])
         >>> float(bce_kl_loss(torch.tensor([[[0.5, 0.5]]]), q))  # BCE log 2 + KL log 2
         1.3862...
     """
-    pred, target = _as_maps(pred, "pred"), _as_maps(target, "target")
-    check_same_shape(pred, target, "pred", "target")
+    pred, target = _paired_maps(pred, target)
     return _masked_mean(_bce_kl_per_map(pred, target, eps), valid)
 
 
@@ -265,8 +271,7 @@ def stavis_loss(
         >>> round(float(loss), 4)  # -CC = -1, -NSS = -(0.9 - 0.3) / 0.4 = -1.5
         -2.5
     """
-    pred, density = _as_maps(pred, "pred"), _as_maps(density, "density")
-    check_same_shape(pred, density, "pred", "density")
+    pred, density = _paired_maps(pred, density, "density")
     if fixations is not None:
         if not isinstance(fixations, Tensor):
             raise TypeError(f"fixations must be a torch.Tensor, got {type(fixations).__name__}")

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
+from ._fs import atomic_path
 from .functional import minmax
 
 __all__ = [
@@ -388,9 +389,8 @@ def comparison_grid(
         if font is not None:
             grid[:band, x0 : x0 + w] = _label_band(title, w, band, font)
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(grid).save(path, format="PNG", optimize=True)
+        with atomic_path(path, suffix=".png") as tmp:  # whole or not at all
+            Image.fromarray(grid).save(tmp, format="PNG", optimize=True)
     return grid
 
 
@@ -490,8 +490,8 @@ def write_saliency_video(
     pad_h, pad_w = h % 2, w % 2
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode="w") as container:
+    # written beside the target, renamed onto it when complete: a killed run leaves no half video
+    with atomic_path(path, suffix=path.suffix) as tmp, av.open(str(tmp), mode="w") as container:
         vstream = container.add_stream(_video_codec(codec), rate=rate)
         vstream.width, vstream.height = w + pad_w, h + pad_h
         vstream.pix_fmt = "yuv420p"

@@ -204,6 +204,12 @@ def test_predict_one_student_from_frames_no_video(checkpoints, tmp_path, capsys)
     assert capsys.readouterr().out == ""
     assert sorted(p.name for p in out.iterdir()) == ["prediction.json", "sta"]
     assert len(list((out / "sta").glob("*.png"))) == 4
+    summary = json.loads((out / "prediction.json").read_text())
+    assert (summary["precision"], summary["autocast"]) == ("auto", None)  # fp32 on the CPU
+    assert main([*argv, "--no-video", "--quiet", "--precision", "bf16"]) == 0
+    assert json.loads((out / "prediction.json").read_text())["autocast"] == "torch.bfloat16"
+    assert main([*argv, "--precision", "int8"]) == 2
+    assert "invalid choice: 'int8'" in capsys.readouterr().err
     assert main([*argv, "--variant", "pf_final"]) == 2
     assert "pf_final and pf_agg need all three" in capsys.readouterr().err
 

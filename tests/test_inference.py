@@ -222,6 +222,41 @@ def test_predict_to_dir_writes_the_evaluation_layout(world, predictor, test_set,
         write_maps({"sta": torch.zeros(2, 4, 4)}, tmp_path, [1, 2, 3])
 
 
+def test_precision_auto_is_fp32_on_cpu_and_bf16_stays_within_the_tolerance(
+    world, test_set, predictions
+):
+    """On the CPU the default ("auto") is the float32 path bit for bit; bf16 autocast with
+    channels_last keeps every student's map within BF16_TOLERANCE of float32."""
+    from scamlib.inference.predictor import BF16_TOLERANCE
+
+    video = test_set.videos[0]
+    fp32 = Predictor(world["students"], precision="fp32")
+    assert fp32.autocast_dtype is None
+    exact = fp32.predict_video(test_set, video)
+    for variant in exact:
+        assert torch.equal(exact[variant], predictions[variant]), variant  # predictions: "auto"
+    fast = Predictor(world["students"], precision="bf16")
+    assert fast.autocast_dtype is torch.bfloat16
+    model, _info = fast.students["sta"]
+    four_d = [p for p in model.parameters() if p.dim() == 4]
+    assert four_d and all(p.is_contiguous(memory_format=torch.channels_last) for p in four_d)
+    approx = fast.predict_video(test_set, video)
+    diffs = {v: (approx[v] - exact[v]).abs().max().item() for v in exact}
+    for variant in STUDENT_VARIANTS:
+        assert approx[variant].dtype == torch.float32
+        assert diffs[variant] <= BF16_TOLERANCE, diffs
+    # the fusions min-max normalise each map (Z, Eq. 21), which stretches the rounding of a
+    # nearly flat map (as these untrained students give): they are held to the fusion of the
+    # bf16 students' maps, not to a tolerance
+    a, b, c = (approx[v] for v in STUDENT_VARIANTS)
+    assert torch.equal(approx["pf_final"], SF.pf_final(a, b, c)), diffs
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Predictor(world["students"], precision="int8")
+    compiled = Predictor(world["students"], compile=True)  # compiles lazily, at the first batch
+    assert all(hasattr(m, "_orig_mod") for m in compiled._run.values())
+    assert compiled.students["sta"][0] is compiled._run["sta"]._orig_mod
+
+
 # ---- your own video --------------------------------------------------------------------------
 def _silent_mp4(path: Path, frames: int = 6) -> Path:
     import av

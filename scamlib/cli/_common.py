@@ -20,26 +20,25 @@ class UsageError(Exception):
 
 
 # ---- argument types (a bad value is a usage error: one line, exit status 2) ------------------
-def positive_int(text: str) -> int:
-    """``N >= 1``."""
+def _int_at_least(text: str, low: int, expected: str) -> int:
+    """``text`` as an integer ``>= low``; otherwise a usage error that says ``expected``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """``N >= 1``."""
+    return _int_at_least(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
     """``N >= 0``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def positive_float(text: str) -> float:
@@ -55,6 +54,21 @@ def positive_float(text: str) -> float:
 
 def formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=100)
+
+
+def add_command(
+    sub: Any, name: str, *, help: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` to the subparsers ``sub``: its one-line ``help``, its
+    ``description`` and ``epilog`` texts, in the package's help layout."""
+    return sub.add_parser(
+        name,
+        prog=f"{PROG} {name}",
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=formatter,
+    )
 
 
 class Parser(argparse.ArgumentParser):

@@ -9,7 +9,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._common import UsageError, formatter, non_negative_int, positive_int, say, show_progress
+from ._common import (
+    UsageError,
+    add_command,
+    non_negative_int,
+    positive_int,
+    say,
+    show_progress,
+)
 
 HELP = "score a folder of saliency maps on a STAViS-layout dataset"
 
@@ -56,13 +63,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``evaluate`` to the subparsers ``sub``."""
     from scamlib.pipeline.reproduce import device_type
 
-    e = sub.add_parser(
-        "evaluate",
-        prog="scamlib evaluate",
-        help=HELP,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=formatter,
+    e = add_command(
+        sub, "evaluate", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     e.add_argument("--pred-root", required=True, metavar="DIR", help="folder of predicted maps")
     e.add_argument("--data-root", required=True, metavar="DIR", help="STAViS-layout data root")

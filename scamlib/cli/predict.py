@@ -9,8 +9,8 @@ from typing import Any
 
 from ._common import (
     UsageError,
+    add_command,
     check_out_dir,
-    formatter,
     positive_float,
     positive_int,
     replaced_folder,
@@ -64,13 +64,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``predict`` to the subparsers ``sub``."""
     from scamlib.pipeline.reproduce import device_type
 
-    p = sub.add_parser(
-        "predict",
-        prog="scamlib predict",
-        help=HELP,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=formatter,
+    p = add_command(
+        sub, "predict", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     p.add_argument("video", metavar="VIDEO", help="video file, or folder of frames (+ .wav)")
     p.add_argument(
@@ -98,6 +93,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default="auto",
         type=device_type,
         help="where the networks run: auto (CUDA when available), cpu, cuda, cuda:1, ...",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="auto",
+        help="arithmetic of the forward passes: auto (bf16 autocast + channels_last on CUDA, "
+        "fp32 elsewhere), fp32, bf16, fp16; bf16 moves a student's maps by ~3e-3 (default auto)",
     )
     p.add_argument(
         "--batch-size",
@@ -156,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=device,
         progress=show_progress(args),
+        precision=args.precision,
     )
     if args.variant is not None and args.variant not in predictor.variants:
         raise UsageError(
@@ -208,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
             "frame_size": [h, w],
             "sound_seconds": seconds,
             "device": str(device),
+            "precision": args.precision,
+            "autocast": None if predictor.autocast_dtype is None else str(predictor.autocast_dtype),
             "seed": args.seed,
             "variants": list(maps),
             "video_variant": None if args.no_video else shown,

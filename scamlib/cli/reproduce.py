@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import PROG, formatter
+from ._common import PROG, add_command
 
 HELP = "run the STANet+ pipeline (the same as examples/reproduce_stanet_plus.py)"
 
@@ -18,13 +18,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``reproduce`` to the subparsers ``sub``."""
     from scamlib.pipeline.reproduce import DESCRIPTION, EPILOG, add_pipeline_options
 
-    r = sub.add_parser(
-        "reproduce",
-        prog=f"{PROG} reproduce",
-        help=HELP,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=formatter,
+    r = add_command(
+        sub, "reproduce", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     add_pipeline_options(r)
     r.set_defaults(handler=run)

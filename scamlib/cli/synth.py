@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import UsageError, check_out_dir, formatter, replaced_folder, say
+from ._common import UsageError, add_command, check_out_dir, replaced_folder, say
 
 HELP = "write the built-in synthetic audio-visual dataset"
 
@@ -55,13 +55,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``synth`` to the subparsers ``sub``."""
     from scamlib.data.synthetic import SyntheticConfig
 
-    s = sub.add_parser(
-        "synth",
-        prog="scamlib synth",
-        help=HELP,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=formatter,
+    s = add_command(
+        sub, "synth", help=HELP, description=DESCRIPTION, epilog=EPILOG
     )
     s.add_argument("dir", metavar="DIR", help="folder to write into (created)")
     s.add_argument(

@@ -23,7 +23,12 @@ from .audio import (
     log_spectrogram,
 )
 
-__all__ = ["FrameDataset"]
+__all__ = ["AUDIO_FRONT_ENDS", "FrameDataset"]
+
+#: The audio a dataset item carries (its ``spectrogram`` setting): a log-magnitude STFT
+#: ``(1, f, s)``, a log-mel spectrogram ``(1, n_mels, s)`` (DAVE Sec. IV-A.2), or the raw
+#: waveform window ``(1, L)`` (STAViS Sec. 3.2: SoundNet takes samples).
+AUDIO_FRONT_ENDS: tuple[str, ...] = ("stft", "mel", "waveform")
 
 
 class FrameDataset(Dataset):
@@ -50,8 +55,10 @@ class FrameDataset(Dataset):
             raise ValueError(f"clip_len must be a positive int, got {clip_len!r}")
         if audio_seconds <= 0:
             raise ValueError(f"audio_seconds must be positive, got {audio_seconds}")
-        if spectrogram not in ("stft", "mel"):
-            raise ValueError(f"spectrogram must be 'stft' or 'mel', got {spectrogram!r}")
+        if spectrogram not in AUDIO_FRONT_ENDS:
+            raise ValueError(
+                f"spectrogram must be one of {AUDIO_FRONT_ENDS}, got {spectrogram!r}"
+            )
         if on_short_audio not in ("warn", "error", "ignore"):
             raise ValueError(
                 f"on_short_audio must be 'warn', 'error' or 'ignore', got {on_short_audio!r}"
@@ -156,7 +163,8 @@ class FrameDataset(Dataset):
         return wave
 
     def audio(self, index: int, seconds: float | None = None, center: int | None = None) -> Tensor:
-        """Log spectrogram ``(1, f, s)`` of the window centred on item ``index``'s frame.
+        """Log spectrogram ``(1, f, s)`` of the window centred on item ``index``'s frame
+        (``spectrogram="waveform"``: the raw window ``(1, L)``, as STAViS Sec. 3.2 takes it).
 
         ``seconds`` defaults to ``audio_seconds``; ``center`` picks another frame of the same
         video. Missing samples (before 0 s, past the end) are zeros.
@@ -166,6 +174,8 @@ class FrameDataset(Dataset):
         wave = self._waveform(video)
         fps = self._fps(video)
         seg = audio_window(wave, self.sample_rate, (k - 1) / fps, seconds or self.audio_seconds)
+        if self.spectrogram == "waveform":
+            return seg[None]
         if self.spectrogram == "mel":
             return log_mel_spectrogram(seg, self.sample_rate)
         return log_spectrogram(seg)

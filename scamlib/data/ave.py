@@ -110,7 +110,8 @@ class AVE(FrameDataset):
         clip_len: frames per clip (3 for the ST nets).
         audio_seconds: audio window length (1 s; 3 s for the SA+ long-term input).
         sample_rate: audio rate after resampling.
-        spectrogram: ``"stft"`` (log-magnitude STFT) or ``"mel"`` (log-mel).
+        spectrogram: ``"stft"`` (log-magnitude STFT), ``"mel"`` (log-mel) or ``"waveform"``
+            (the raw window ``(1, L)``, for STAViS' SoundNet path).
         frames_root: read frames/audio extracted beforehand from here instead of decoding.
         cache_dir: where decoded frames go (default ``<AVE_Dataset>/.scamlib_cache/fps<fps>``).
         on_short_audio: ``"warn"`` (default), ``"error"`` or ``"ignore"`` when a WAV is shorter

@@ -26,6 +26,12 @@ def _check_three(a: Tensor, b: Tensor, c: Tensor) -> None:
         raise ValueError(f"a, b and c must have a non-empty map (h, w >= 1), got {tuple(a.shape)}")
 
 
+def _agreement_and_union(a: Tensor, b: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """The two parts of Eqs. 21 and 23: ``Z(Z(a) * Z(b) * Z(c))`` and ``Z(a + b + c)``."""
+    _check_three(a, b, c)
+    return minmax(minmax(a) * minmax(b) * minmax(c)), minmax(a + b + c)
+
+
 def pf_final(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
     """Final predicted fixation map, STANet+ Eq. 21.
 
@@ -53,9 +59,7 @@ def pf_final(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
         >>> pf_final(a, a, a)
         tensor([[[0.0000, 1.0000, 0.3125]]])
     """
-    _check_three(a, b, c)
-    common = minmax(minmax(a) * minmax(b) * minmax(c))
-    union = minmax(a + b + c)
+    common, union = _agreement_and_union(a, b, c)
     return 0.5 * common + 0.5 * union
 
 
@@ -66,23 +70,20 @@ def pf_agg(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
     of the two parts of Eq. 21; its maximum is 0.25, not 1 (the equation as printed).
 
     Args:
-        a: ``(b, h, w)`` PF_sta.
-        b: ``(b, h, w)`` PF_sta+ short.
-        c: ``(b, h, w)`` PF_sta+ long.
+        a, b, c: ``(b, h, w)`` PF_sta, PF_sta+ short and PF_sta+ long, as in :func:`pf_final`.
 
     Returns:
         ``(b, h, w)`` in ``[0, 0.25]``; constant inputs give zeros, an empty batch an empty
         result.
 
     Raises:
-        TypeError: non-float inputs.
-        ValueError: shapes that differ or are not ``(b, h, w)``; an empty map (``h`` or ``w``
-            = 0); NaN/Inf (the message names ``a``, ``b`` or ``c``).
+        TypeError, ValueError: the input errors of :func:`pf_final` (non-float inputs; shapes
+            that differ or are not ``(b, h, w)``, an empty map, NaN/Inf).
 
     Example:
         >>> a = torch.tensor([[[0.0, 1.0, 0.5]]])
         >>> pf_agg(a, a, a)
         tensor([[[0.0000, 0.2500, 0.0156]]])
     """
-    _check_three(a, b, c)
-    return 0.25 * minmax(minmax(a) * minmax(b) * minmax(c)) * minmax(a + b + c)
+    common, union = _agreement_and_union(a, b, c)
+    return 0.25 * common * union

@@ -19,13 +19,15 @@ The student variants (``sta``, ``sta_short``, ``sta_long``, ``pf_final``, ``pf_a
 defined in :mod:`scamlib.models.variants`.
 
 Example:
+    A folder holding the checkpoint of STA alone gives maps of that one variant:
+
     >>> import tempfile, pathlib
     >>> from scamlib.models import create
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "sta.safetensors"
-    >>> _ = save_student(path, create("sta", preset="tiny"), name="sta", image_size=32)
-    >>> model, info = load_student(path)
-    >>> info.variant, info.image_size, type(model).__name__
-    ('sta', 32, 'STANet')
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = save_student(folder / "sta.safetensors", create("sta"), name="sta", image_size=32)
+    >>> students = load_students(folder)
+    >>> list(students), best_variant(list(students))
+    (['sta'], 'sta')
 """
 
 from .._device import resolve_device

@@ -38,6 +38,7 @@ __all__ = [
     "finish",
     "nonzero_rows",
     "pack_by_row",
+    "row_extrema",
     "rowdot",
     "scratch",
     "trapezoid",
@@ -110,6 +111,19 @@ def rowdot(a: Tensor, b: Tensor) -> Tensor:
     if a.device.type != "cpu":
         return (a * b).sum(dim=1)
     return torch.stack([torch.dot(x, y) for x, y in zip(a, b)]) if len(a) else a.new_zeros(0)
+
+
+def row_extrema(x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(min, max)`` of every row of a ``(b, p)`` tensor (``p >= 1``), in ``x``'s dtype.
+
+    On the CPU one ``aminmax`` per row, a single pass that finds both (``amin`` and ``amax``
+    over the rows are two passes, and ``aminmax`` over a dimension is not vectorised); NaN
+    propagates and Inf is kept, as in ``amin`` / ``amax``.
+    """
+    if x.device.type != "cpu" or x.shape[0] == 0:
+        return x.amin(dim=1), x.amax(dim=1)
+    both = [torch.aminmax(row) for row in x]
+    return torch.stack([lo for lo, _ in both]), torch.stack([hi for _, hi in both])
 
 
 def nonzero_rows(mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -310,10 +324,10 @@ class Rows:
     def _get(self, key: str) -> Tensor:
         if key not in self._cache:
             v = self.values
-            if key == "min":
-                out = v.amin(dim=1)
-            elif key == "max":
-                out = v.amax(dim=1)
+            if key in ("min", "max"):
+                lo, hi = row_extrema(v)
+                self._cache["min"], self._cache["max"] = lo.to(torch.float64), hi.to(torch.float64)
+                return self._cache[key]
             elif not self.exact and key in ("sum", "css"):
                 sums, gram = centred_moments(v[:, None], self.ws)
                 self._cache["sum"], self._cache["css"] = sums[:, 0], gram[:, 0, 0]
@@ -335,7 +349,8 @@ class Rows:
         for float32 layers the centred moments and the cross moment too (:meth:`cross`).
         """
         first, second = cls(both[:, 0], ws), cls(both[:, 1], ws)
-        stats = {"min": both.amin(dim=2), "max": both.amax(dim=2)}
+        lo, hi = row_extrema(both.reshape(-1, both.shape[2]))
+        stats = {"min": lo.view(-1, 2), "max": hi.view(-1, 2)}
         if both.dtype == torch.float64:
             stats["sum"] = both.sum(dim=2)
         else:
@@ -401,8 +416,40 @@ class Rows:
 
     @property
     def constant(self) -> Tensor:
-        """``(b,)`` bool: rows whose values are all equal."""
-        return self.max == self.min
+        """``(b,)`` bool: rows whose values are all equal.
+
+        From the extrema when they are known or the rows are float32. Float64 rows otherwise
+        take the moments first: a constant row's raw second moment cancels (it is among the
+        :meth:`ill_conditioned` rows, or its moments are not finite), so only such rows need
+        their extrema; the others have a positive centred sum of squares and are not constant.
+        """
+        if not self.exact or ("min" in self._cache and "max" in self._cache):
+            return self.max == self.min
+        suspect = (self.sumsq >= self.css * ILL_CONDITIONED) | ~self.finite_moments()
+        constant = torch.zeros_like(suspect)
+        if bool(suspect.any()):
+            lo, hi = row_extrema(self.values[suspect])
+            constant[suspect] = lo == hi
+        return constant
+
+    def finite_moments(self) -> Tensor:
+        """``(b,)`` bool: rows whose sum and centred sum of squares are finite (a row holding
+        NaN or Inf never is; a finite row whose squares overflow is not either)."""
+        return torch.isfinite(self.sum) & torch.isfinite(self.css)
+
+    def check_finite(self, name: str, extrema: bool = True) -> None:
+        """Raise ``ValueError`` naming ``name`` if a row holds NaN or Inf.
+
+        From the row extrema (they propagate NaN and keep Inf: ``max - min`` is then not
+        finite), or, with ``extrema=False`` on float64 rows, from the moments, for metrics that
+        need no extrema; the pixels are scanned only when that says a row may be bad.
+        """
+        if extrema or not self.exact:
+            ok = torch.isfinite(self.max - self.min)
+        else:
+            ok = self.finite_moments()
+        if not bool(ok.all()):
+            check_finite(self.values, name)
 
     @property
     def zero(self) -> Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from torch import Tensor
 from .._fs import read_map
 from .._validation import check_floating, check_ndim, check_tensor
 from . import _registry as registry
+from ._engine import serial_executor
 from ._results import EvaluationResult, combine_splits
 from .streaming import DEFAULT_METRICS, Frame, SaliencyMetrics, check_metrics, check_options
 
@@ -93,14 +94,37 @@ PredictFn = Callable[[Mapping[str, Any]], Tensor]
 Predictor = PredictFn
 
 
+def _read_gray8_png(path: Path) -> Tensor | None:
+    """An 8-bit grey PNG as the ``(h, w)`` float64 map :func:`scamlib._fs.read_map` gives
+    (values divided by 255), decoded by ``torchvision.io`` (libpng, without holding the GIL);
+    ``None`` for any other file or on any failure, which :func:`read_map` then reads (or
+    reports). The PNG header says the bit depth (byte 24) and the colour type (byte 25: 0 is
+    grey, without alpha or palette).
+    """
+    try:
+        from torchvision.io import decode_png, read_file
+
+        data = read_file(str(path))
+        if data.numel() < 26 or int(data[24]) != 8 or int(data[25]) != 0:
+            return None
+        img = decode_png(data)
+    except Exception:  # read_map decodes it again and reports the error
+        return None
+    if img.dtype != torch.uint8 or img.ndim != 3 or img.shape[0] != 1:
+        return None
+    return img[0].to(torch.float64).div_(255.0)
+
+
 def _read_prediction(root: Path, video: str, frame: int) -> Tensor:
-    """``<root>/<video>/img_<frame:05d>.png`` read by :func:`scamlib._fs.read_map`."""
+    """``<root>/<video>/img_<frame:05d>.png`` as :func:`scamlib._fs.read_map` reads it (8-bit
+    grey PNGs, what :func:`scamlib._fs.write_map_png` writes, by a faster decoder)."""
     path = root / video / f"img_{frame:05d}.png"
     if not path.is_file():
         raise FileNotFoundError(
             f"no prediction for video {video!r} frame {frame}: expected the file {path}"
         )
-    return read_map(path, dtype=torch.float64)
+    fast = _read_gray8_png(path)
+    return fast if fast is not None else read_map(path, dtype=torch.float64)
 
 
 def _check_dataset(dataset: object) -> None:
@@ -182,7 +206,10 @@ def evaluate(
             the last bit of a resized map.
         readers: threads reading dataset items (and, for a directory of predictions, the
             prediction images) ahead of the scoring, at most two batches ahead; 0 (default)
-            reads in the calling thread. With readers, ``dataset[i]`` and
+            reads in the calling thread. Reader threads, and the calling thread while scoring
+            threads run, use one torch intra-op thread each (the decoders release the GIL;
+            8-bit grey PNG predictions are decoded by ``torchvision.io``, to the values
+            :func:`scamlib._fs.read_map` gives). With readers, ``dataset[i]`` and
             ``dataset.fixation_union`` must allow concurrent calls (``AVSaliency`` does); a
             callable ``predictions`` is always called in the calling thread.
 
@@ -237,7 +264,9 @@ def evaluate(
         n_splits=n_splits, step=step, jitter=jitter, threads=threads, sync=False,
     )  # fmt: skip
     frames = _read_frames(dataset, read, readers, window=2 * batch_size)
-    with contextlib.closing(frames), scores:
+    # the calling thread only lists, reads and hands out work while the scoring threads run:
+    # one intra-op thread for it (a team of them spins on the cores the scoring threads use)
+    with contextlib.closing(frames), scores, scores.pool.serial():
         _score_frames(frames, dataset, predict, scores, batch_size)
         return scores.compute()
 
@@ -259,7 +288,7 @@ def _read_frames(
     if readers == 0:
         yield from (load(index) for index in range(n))
         return
-    executor = ThreadPoolExecutor(readers, thread_name_prefix="scamlib-read")
+    executor = serial_executor(readers, "scamlib-read")  # decoding needs no intra-op team
     try:
         ahead: deque[Future] = deque()
         for index in range(n):

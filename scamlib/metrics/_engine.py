@@ -17,6 +17,7 @@ a loop over it) drives a :class:`Scorer` with the post-processed predictions of 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +26,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._validation import check_finite
 from . import _registry as registry
 from ._common import Positions, Rows, Workspace
 from ._registry import Batch, Chunk
@@ -39,6 +39,7 @@ __all__ = [
     "Scorer",
     "chunk_rows",
     "score_maps",
+    "serial_executor",
 ]
 
 #: Pixels scored at once on the CPU (``2^19``: two 360 x 640 frames, 4 MiB per float64 map).
@@ -66,6 +67,26 @@ def chunk_rows(b: int, p: int, device: torch.device, threads: int = 1) -> int:
         fewer = min(-(-b // (CHUNKS_PER_THREAD * threads)), MAX_CHUNK_PIXELS // p)
         rows = max(rows, fewer)
     return rows
+
+
+def serial_executor(threads: int, prefix: str) -> ThreadPoolExecutor:
+    """A started thread pool whose threads run torch with one intra-op thread each.
+
+    Every thread is started at once and sets its own intra-op threads to 1, so that threads
+    working side by side do not each start a team of intra-op threads on the same cores (a
+    team waiting for a core another thread holds costs a scheduler time slice per operation on
+    a busy machine). The calling thread's setting is given back afterwards
+    (``torch.set_num_threads`` also sets the default of threads started later).
+    """
+    saved = torch.get_num_threads()
+    ready = threading.Barrier(threads)
+    executor = ThreadPoolExecutor(
+        threads, thread_name_prefix=prefix, initializer=torch.set_num_threads, initargs=(1,)
+    )
+    for future in [executor.submit(ready.wait) for _ in range(threads)]:
+        future.result()
+    torch.set_num_threads(saved)
+    return executor
 
 
 class Pending:
@@ -109,20 +130,7 @@ class ChunkPool:
 
     def __enter__(self) -> ChunkPool:
         if self.threads > 1:
-            saved = torch.get_num_threads()
-            ready = threading.Barrier(self.threads)
-            self._executor = ThreadPoolExecutor(
-                self.threads,
-                thread_name_prefix="scamlib-metrics",
-                initializer=torch.set_num_threads,
-                initargs=(1,),
-            )
-            # start every thread now (each sets its own intra-op threads to 1), then give the
-            # calling thread's setting back (torch.set_num_threads also sets the default of
-            # threads started later)
-            for future in [self._executor.submit(ready.wait) for _ in range(self.threads)]:
-                future.result()
-            torch.set_num_threads(saved)
+            self._executor = serial_executor(self.threads, "scamlib-metrics")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -171,13 +179,6 @@ class ChunkPool:
         self.submit(work, starts).wait()
 
 
-def _check_rows(rows: Rows, name: str) -> None:
-    """Raise if ``rows`` holds NaN or Inf: the row extrema propagate NaN and keep Inf, and
-    ``max - min`` is then NaN or infinite."""
-    if not bool(torch.isfinite(rows.max - rows.min).all()):
-        check_finite(rows.values, name)
-
-
 class Scorer:
     """The metrics of one batch of ``b`` maps of ``p`` pixels, fed chunk by chunk.
 
@@ -212,6 +213,8 @@ class Scorer:
         self.b, self.p = b, p
         self.batch = Batch(b, p, fix, other, jitter, n_splits, step, dict(generators or {}))
         self.parts: dict[str, dict[int, Any]] = {name: {} for name in self.metrics}
+        #: whether a metric reads the prediction's extrema (else finiteness comes from moments)
+        self.extrema = any(spec.extrema for spec in self.specs.values())
         for name in registry.names():  # a fixed order, whatever the order asked for
             spec = self.specs.get(name)
             if spec is not None and spec.prepare is not None:
@@ -241,9 +244,9 @@ class Scorer:
                 bucket pass.
             ws: scratch memory of the calling thread (a fresh one when not given).
         """
-        _check_rows(s, "pred")
+        s.check_finite("pred", self.extrema)
         if self.needs_density:
-            _check_rows(g, "density")
+            g.check_finite("density")
         chunk = Chunk(self.batch, start, s, g, source, Workspace() if ws is None else ws)
         for name, spec in self.specs.items():
             self.parts[name][start] = spec.update(self.batch, chunk)
@@ -277,19 +280,38 @@ def score_maps(
     p = h * w
     if b == 0:
         return torch.empty(0, dtype=torch.float64, device=pred.device)
+    single = chunk_rows(b, p, pred.device) >= b  # one chunk: no threads needed
+    pool = _SERIAL if single else _shared_pool(pred.device)
+    with pool.serial():
+        return _score_maps(pool, metric, pred, fixations, density, other, options)
+
+
+def _score_maps(
+    pool: ChunkPool,
+    metric: str,
+    pred: Tensor,
+    fixations: Tensor | None,
+    density: Tensor | None,
+    other: Tensor | None,
+    options: dict[str, Any],
+) -> Tensor:
+    """:func:`score_maps` on ``pool`` (the calling thread lists and finishes, the pool's
+    threads make the passes over the pixels)."""
+    b, h, w = pred.shape
+    p = h * w
+    chunk = chunk_rows(b, p, pred.device, pool.threads)
+    spaces: dict[int, Workspace] = {}  # scratch memory of this call, per thread
     fix = Positions.of(fixations) if fixations is not None else None
     oth = Positions.of(other) if other is not None else None
     scorer = Scorer((metric,), b, p, fix=fix, other=oth, **options)
-    single = chunk_rows(b, p, pred.device) >= b  # one chunk: no threads to start
-    pool = ChunkPool(1) if single else ChunkPool.for_device(pred.device)
-    chunk = chunk_rows(b, p, pred.device, pool.threads)
 
     def as_float64(block: Tensor, name: str, ws: Workspace) -> Tensor:
         if block.dtype == torch.float64:
             return block
         return ws.get(name, block.shape, torch.float64, block.device).copy_(block)
 
-    def work(start: int, ws: Workspace) -> None:
+    def work(start: int, _: Workspace) -> None:
+        ws = spaces.setdefault(threading.get_ident(), Workspace())
         block = pred[start : start + chunk].reshape(-1, p)
         s = Rows(as_float64(block, "pred", ws))
         g = None
@@ -298,6 +320,28 @@ def score_maps(
         source = block if block.dtype == torch.float32 else None
         scorer.add(start, s, g, source, ws)
 
-    with pool:
-        pool.run(work, range(0, b, chunk))
+    pool.run(work, range(0, b, chunk))
     return scorer.finish()[metric]
+
+
+_SERIAL = ChunkPool(1)
+_SHARED: dict[tuple[int, int], ChunkPool] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_pool(device: torch.device) -> ChunkPool:
+    """The started :class:`ChunkPool` of the public metric functions on ``device``.
+
+    One pool per process and thread count (``torch.get_num_threads()`` on the CPU), started on
+    first use and kept, so that a call on a batch does not pay for starting threads; its
+    threads idle between calls. A forked child starts its own (threads do not survive a fork).
+    """
+    threads = torch.get_num_threads() if device.type == "cpu" else 1
+    if threads == 1:
+        return _SERIAL
+    key = (os.getpid(), threads)
+    with _SHARED_LOCK:
+        pool = _SHARED.get(key)
+        if pool is None:
+            pool = _SHARED[key] = ChunkPool(threads).__enter__()
+    return pool

@@ -105,6 +105,9 @@ class MetricSpec:
         compute: ``(batch, parts) -> (b,) float64``, from the parts concatenated over chunks.
         prepare: ``batch -> draws`` made before any pixel is read, or ``None``.
         fixations, density, other: which inputs the metric reads.
+        extrema: whether ``update`` reads the prediction's row minima and maxima (when no
+            metric of a batch does, float64 predictions are checked finite from their moments,
+            saving two passes over the pixels).
         cat: how to join the parts of consecutive chunks (default: ``torch.cat`` per field).
     """
 
@@ -115,6 +118,7 @@ class MetricSpec:
     fixations: bool = False
     density: bool = False
     other: bool = False
+    extrema: bool = True
     cat: Callable[[list[tuple[Any, ...]]], tuple[Any, ...]] | None = None
 
     def join(self, parts: list[tuple[Any, ...]]) -> tuple[Any, ...]:

@@ -121,16 +121,15 @@ def sim(pred: Tensor, density: Tensor) -> Tensor:
     becomes uniform instead of NaN.
 
     Args:
-        pred: ``(h, w)`` or ``(b, h, w)`` float prediction.
-        density: same shape, continuous ground-truth map.
+        pred, density: the prediction and the continuous ground-truth map, float tensors of
+            one shape, ``(h, w)`` or ``(b, h, w)`` (as for :func:`cc`).
 
     Returns:
         ``()`` or ``(b,)`` float64 in ``[0, 1]``; NaN when either map is constant and non-zero;
         0 when either map is all zero.
 
     Raises:
-        TypeError: non-tensor or non-float input.
-        ValueError: shapes differ, wrong number of axes, NaN/Inf.
+        TypeError / ValueError: as :func:`cc` (non-float input; shapes, axes, NaN/Inf).
 
     Example:
         >>> sim(torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([[0.0, 1.0], [0.0, 0.0]]))
@@ -237,12 +236,12 @@ def _kld_rows(s: Rows, g: Rows) -> Tensor:
 
 def _nss_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
     s = chunk.s
-    return s.sum, s.css, s.min, s.max, chunk.fixated
+    return s.sum, s.css, s.constant, chunk.fixated
 
 
 def _nss_compute(batch: Batch, parts: tuple[Any, ...]) -> Tensor:
-    total, css, lo, hi, fixated = parts
-    return _nss_finish(total, css, lo == hi, fixated, batch.fix)
+    total, css, constant, fixated = parts
+    return _nss_finish(total, css, constant, fixated, batch.fix)
 
 
 def _cc_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
@@ -278,6 +277,6 @@ def _kld_compute(batch: Batch, parts: tuple[Any, ...]) -> Tensor:
 METRICS = (
     register(MetricSpec("SIM", _sim_update, _sim_compute, density=True)),
     register(MetricSpec("CC", _cc_update, _cc_compute, density=True)),
-    register(MetricSpec("NSS", _nss_update, _nss_compute, fixations=True)),
+    register(MetricSpec("NSS", _nss_update, _nss_compute, fixations=True, extrema=False)),
     register(MetricSpec("KLD", _kld_update, _kld_compute, density=True)),
 )

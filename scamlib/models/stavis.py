@@ -17,9 +17,8 @@ Train with :func:`scamlib.losses.stavis_loss` (Eqs. 6-11). Build with :func:`bui
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,9 +28,11 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .._validation import check_finite, check_floating, check_ndim
+from ._presets import ConfigJSON, build_preset
+from ._presets import build_from_model_config as _build_from_model_config
 from .audio import _SOUNDNET8, SoundNet8
 from .batch import register_batch_adapter
-from .video_backbones import ResNet3D, clip_audio_adapter, load_pretrained
+from .video_backbones import ResNet3D, check_clip, clip_audio_adapter, load_pretrained
 
 __all__ = [
     "DSAM",
@@ -52,7 +53,7 @@ FUSIONS = ("sum", "modulation", "concat", "late")
 
 
 @dataclass(frozen=True)
-class STAViSConfig:
+class STAViSConfig(ConfigJSON):
     """Configuration of :class:`STAViS`; everything a caller needs to feed it is here.
 
     Attributes:
@@ -92,26 +93,6 @@ class STAViSConfig:
     audio_width: float = 1.0
     video_weights: str | None = None
     audio_weights: str | None = None
-
-    def to_json(self) -> str:
-        """The config as a JSON string (tuples become lists)."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> STAViSConfig:
-        """Inverse of ``dataclasses.asdict`` / :meth:`to_json` (lists become tuples).
-
-        Example:
-            >>> cfg = PRESETS["paper"]
-            >>> STAViSConfig.from_dict(json.loads(cfg.to_json())) == cfg
-            True
-        """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown STAViSConfig field(s) {unknown}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
 
 #: ``"paper"``: Sec. 3 / Table 4-5 (3D ResNet-50 to conv4, SoundNet conv1-7, 16 x 112 x 112).
 #: ``"tiny"``: 8 frames at 64 x 64, one basic block per stage (widths 8-32), SoundNet at 1/8
@@ -456,15 +437,7 @@ class STAViS(nn.Module):
     def outputs(self, clip: Tensor, audio: Tensor) -> STAViSOutput:
         """All pre-sigmoid maps (for Eqs. 6-7); see :class:`STAViSOutput`."""
         cfg = self.arch
-        check_floating(clip, "clip")
-        check_ndim(clip, "clip", 5, "(b, T, 3, H, W)")
-        if clip.shape[1] != cfg.clip_len or clip.shape[2] != 3:
-            raise ValueError(
-                f"clip must have shape (b, {cfg.clip_len}, 3, H, W) (config.clip_len="
-                f"{cfg.clip_len}), got {tuple(clip.shape)}"
-            )
-        if audio.shape[0] != clip.shape[0]:
-            raise ValueError(f"clip has {clip.shape[0]} samples, audio {audio.shape[0]}")
+        check_clip(clip, audio, cfg.clip_len)
         size = (clip.shape[-2], clip.shape[-1])
         x = rearrange(clip, "b t c h w -> b c t h w")
         feats, sides, levels = [], [], []
@@ -499,64 +472,32 @@ register_batch_adapter(STAViS, clip_audio_adapter)
 
 
 def build(preset: str = "tiny", **overrides) -> STAViS:
-    """Build :class:`STAViS` from a preset of :data:`PRESETS` and field overrides.
-
-    Args:
-        preset: ``"paper"`` or ``"tiny"``.
-        **overrides: any :class:`STAViSConfig` field, e.g. ``localization="cosine"``.
-
-    Returns:
-        The network, with its config at ``net.config``.
+    """Build :class:`STAViS` from a preset of :data:`PRESETS` and :class:`STAViSConfig` field
+    overrides (lists become tuples), e.g. ``localization="cosine"``; the config is at
+    ``net.config``.
 
     Raises:
-        ValueError: unknown preset, field or variant.
-        FileNotFoundError: a weights path that does not exist (the message says what to
-            supply).
+        ValueError: a preset other than ``"paper"`` / ``"tiny"``, an unknown field, or an
+            unknown localisation (L1-L3) or fusion (S1-S3, late) variant.
+        FileNotFoundError: a ``video_weights`` (3D ResNet-50) or ``audio_weights`` (SoundNet)
+            file that does not exist (the message says what to supply).
 
     Example:
         >>> build("tiny", fusion="sum").config.fusion
         'sum'
     """
-    if preset not in PRESETS:
-        raise ValueError(f"STAViS preset must be one of {tuple(PRESETS)}, got {preset!r}")
-    known = {f.name for f in fields(STAViSConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown STAViS config field(s) {unknown}; known: {sorted(known)}")
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    net = STAViS(replace(PRESETS[preset], **overrides))
-    net.config = net.arch
-    return net
+    return build_preset(STAViS, PRESETS, "STAViS", preset, overrides)
 
 
 def build_from_model_config(config: Any, pretrained: bool | str | os.PathLike = False) -> STAViS:
-    """Builder for :func:`scamlib.models.create` (``create("stavis", preset, pretrained=...)``).
-
-    Uses ``config.arch`` when it is a :class:`STAViSConfig`, else the preset named
-    ``config.preset``. ``pretrained``: ``False`` (scratch), or a local Kinetics-400
-    checkpoint path for the video stream (``video_weights``); ``True`` raises, since nothing
-    is looked up or downloaded.
-
-    Raises:
-        ValueError: ``pretrained=True`` or an unknown preset.
+    """The ``"stavis"`` builder of :func:`scamlib.models.create`: ``config.arch`` when it is
+    a :class:`STAViSConfig`, else the preset ``config.preset``. ``pretrained``: ``False`` or
+    the local Kinetics-400 3D ResNet-50 file of the visual path (``True`` raises
+    ``ValueError``: nothing is downloaded; so does an unknown preset).
 
     Example:
         >>> from types import SimpleNamespace
-        >>> build_from_model_config(SimpleNamespace(preset="tiny", arch=None)).arch.clip_len
-        8
+        >>> build_from_model_config(SimpleNamespace(preset="tiny", arch=None)).arch.fusion
+        'concat'
     """
-    arch = getattr(config, "arch", None)
-    if isinstance(arch, STAViSConfig):
-        cfg = arch
-    elif config.preset in PRESETS:
-        cfg = PRESETS[config.preset]
-    else:
-        raise ValueError(f"STAViS preset must be one of {tuple(PRESETS)}, got {config.preset!r}")
-    if pretrained is True:
-        raise ValueError(
-            "STAViS: pretrained=True looks nothing up; pass the local path of a Kinetics-400 "
-            "checkpoint for the video stream (pretrained=<path>), or False"
-        )
-    if pretrained:
-        cfg = replace(cfg, video_weights=str(pretrained))
-    return STAViS(cfg)
+    return _build_from_model_config(STAViS, PRESETS, "STAViS", config, pretrained)

@@ -50,7 +50,8 @@ VARIANT_LABELS: dict[str, str] = {
 
 def best_variant(variants: Sequence[str]) -> str:
     """The variant to show when only one is wanted: ``pf_final`` when present, else the first
-    student in the order ``sta_long``, ``sta_short``, ``sta``.
+    student in the order ``sta_long``, ``sta_short``, ``sta``, else ``pf_agg``, else a fully
+    supervised network (``dave``, ``stavis``: a checkpoint of :mod:`scamlib.models.supervised`).
 
     Raises:
         ValueError: no known variant in ``variants``.
@@ -61,7 +62,7 @@ def best_variant(variants: Sequence[str]) -> str:
         >>> best_variant(["sta"])
         'sta'
     """
-    for v in ("pf_final", "sta_long", "sta_short", "sta", "pf_agg"):
+    for v in ("pf_final", "sta_long", "sta_short", "sta", "pf_agg", "dave", "stavis"):
         if v in variants:
             return v
     raise ValueError(f"no known variant in {list(variants)}; expected names from {VARIANTS}")

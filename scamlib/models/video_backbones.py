@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from .._validation import check_floating, check_ndim
 from .backbones import load_weights
 
-__all__ = ["R3D18", "ResNet3D", "clip_audio_adapter", "load_pretrained"]
+__all__ = ["R3D18", "ResNet3D", "check_clip", "clip_audio_adapter", "load_pretrained"]
 
 
 class _Basic3D(nn.Module):
@@ -270,3 +270,36 @@ def clip_audio_adapter(model: nn.Module, batch: Any, switch: nn.Module | None = 
     if missing:
         raise KeyError(f"the batch lacks {missing} (keys: {sorted(batch)})")
     return model(batch["frames"], batch["audio"])
+
+
+def check_clip(clip: Tensor, audio: Tensor, clip_len: int) -> None:
+    """Check the inputs of a baseline: ``clip (b, clip_len, 3, H, W)`` and a batch of audio.
+
+    Args:
+        clip: ImageNet-normalised frames; ``clip_len`` comes from the network's config.
+        audio: the audio input; only its batch size is checked here.
+        clip_len: frames the network was configured for.
+
+    Returns:
+        Nothing: it returns when the inputs fit and raises otherwise.
+
+    Raises:
+        TypeError: a non-float clip.
+        ValueError: a clip of another layout or length (the message names ``clip_len``), or
+            batch sizes that differ.
+
+    Example:
+        >>> check_clip(torch.zeros(2, 4, 3, 8, 8), torch.zeros(1, 1, 10), 4)
+        Traceback (most recent call last):
+        ...
+        ValueError: clip has 2 samples, audio 1
+    """
+    check_floating(clip, "clip")
+    check_ndim(clip, "clip", 5, f"(b, {clip_len}, 3, H, W)")
+    if clip.shape[1] != clip_len or clip.shape[2] != 3:
+        raise ValueError(
+            f"clip must have shape (b, {clip_len}, 3, H, W) (config.clip_len={clip_len}), "
+            f"got {tuple(clip.shape)}"
+        )
+    if audio.shape[0] != clip.shape[0]:
+        raise ValueError(f"clip has {clip.shape[0]} samples, audio {audio.shape[0]}")

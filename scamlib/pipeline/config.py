@@ -16,8 +16,12 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
+from scamlib._validation import check_required_keys
+from scamlib.baselines import BASELINES
+
 __all__ = [
     "DEFAULT_DATASETS",
+    "FULL_MODELS",
     "DataConfig",
     "PipelineConfig",
     "TrainConfig",
@@ -27,6 +31,10 @@ __all__ = [
     "load_config",
     "profile",
 ]
+
+#: The networks the harness can train fully supervised on the ground truth of the STAViS train
+#: lists (``--full-models``): the STA student, DAVE and STAViS.
+FULL_MODELS: tuple[str, ...] = ("sta", "dave", "stavis")
 
 #: The six STAViS-layout eye-tracking test sets STANet+ reports on (Tables 2-3).
 DEFAULT_DATASETS: tuple[str, ...] = (
@@ -100,6 +108,22 @@ class DataConfig:
         return self.ave_root is None and self.avsal_root is None
 
 
+def _known_names(value: Any, known: tuple[str, ...], setting: str) -> tuple[str, ...]:
+    """A setting that lists names out of ``known`` (or ``"none"``), as a tuple.
+
+    Example:
+        >>> _known_names(["b", "a"], ("a", "b"), "x"), _known_names("none", ("a",), "x")
+        (('b', 'a'), ())
+    """
+    names = (value,) if isinstance(value, str) else tuple(value)
+    names = () if names == ("none",) else names
+    if any(n not in known for n in names) or len(set(names)) != len(names):
+        raise ValueError(
+            f"{setting} must be distinct names out of {known} (or 'none' alone), got {list(names)}"
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Every setting of one pipeline run (written to ``config.json`` beside its outputs).
@@ -107,9 +131,11 @@ class PipelineConfig:
     Attributes:
         profile: ``"quick"`` or ``"paper"`` (the profile this config started from).
         seed: seed of every random choice (data order, MG sampling, initialisation).
-        preset: model preset for :func:`scamlib.models.create` (``"tiny"`` or ``"paper"``).
-        pretrained: backbone weights: False, True (timm cache) or a local file.
-        amp: mixed precision on CUDA.
+        preset: model preset for :func:`scamlib.models.create` (``"tiny"``, ``"mobilenet"`` or
+            ``"paper"``).
+        pretrained: backbone weights: False, True (timm's cache, or torchvision's MobileNetV2
+            file for ``preset="mobilenet"``) or a local file.
+        amp: mixed precision on CUDA (training, and bf16 prediction).
         num_workers: DataLoader workers per process.
         clip_frames: frames per ST clip (3 in the papers).
         coarse / fine / switch / mg / student: training settings per stage (``student``: the
@@ -128,6 +154,18 @@ class PipelineConfig:
             at the frame's size); bounds the work files of long, large-frame datasets.
         quality_stride: score every ``k``-th training frame when the pseudo-fixations are
             compared with a ground truth (the built-in set), to bound that stage's time.
+        baselines: the CAM-family baselines (:data:`scamlib.baselines.BASELINES`) whose
+            pseudo-fixations are written beside CAM_S / SCAM / SCAM+ (the comparison of
+            STANet+ Table 7); empty (or ``("none",)``) for none. Every name but ``"centre"``
+            needs the pytorch-grad-cam library (``pip install "scamlib[baselines]"``).
+        ablation_students: train the STA student once per pseudo-fixation source (each
+            baseline, CAM_S, SCAM coarse, SCAM fine, SCAM+; Tables 1 and 7) and evaluate it.
+        full_models: networks of :data:`FULL_MODELS` trained fully supervised, one per fold,
+            on the ground-truth maps of the STAViS-layout train lists (the way STAViS trains),
+            and scored beside the weak students (STANet+ Table 7); empty (or ``("none",)``)
+            for none.
+        full: training of the fully supervised networks (``image_size``: the STA net's input;
+            DAVE and STAViS take the input size of their own config).
         data: :class:`DataConfig`.
     """
 
@@ -156,6 +194,10 @@ class PipelineConfig:
     eval_splits: int = 100
     map_side: int = 128
     quality_stride: int = 1
+    baselines: tuple[str, ...] = BASELINES
+    ablation_students: bool = False
+    full_models: tuple[str, ...] = ("sta",)
+    full: TrainConfig = TrainConfig()
     data: DataConfig = DataConfig()
 
     def __post_init__(self) -> None:
@@ -165,6 +207,9 @@ class PipelineConfig:
             raise ValueError(f"clip_frames must be a positive odd number, got {self.clip_frames}")
         if self.n_mg < 1:
             raise ValueError(f"n_mg must be >= 1, got {self.n_mg}")
+        # a JSON list comes back as a tuple; ("none",) as ()
+        for setting, known in (("baselines", BASELINES), ("full_models", FULL_MODELS)):
+            object.__setattr__(self, setting, _known_names(getattr(self, setting), known, setting))
 
     def replace(self, **changes: Any) -> PipelineConfig:
         """A copy with some fields changed (nested configs take dicts of changes too)."""
@@ -205,6 +250,9 @@ def profile(name: str, **changes: Any) -> PipelineConfig:
             ),
             eval_splits=20,
             quality_stride=2,
+            full=TrainConfig(
+                epochs=3, batch_size=8, lr=2e-3, image_size=64, max_steps_per_epoch=30
+            ),
         )
     elif name == "paper":
         # Sec. 6.1. Epochs and the classifiers' learning rate are not stated in the paper.
@@ -221,6 +269,8 @@ def profile(name: str, **changes: Any) -> PipelineConfig:
             mg=TrainConfig(epochs=5, batch_size=16, lr=1e-3, image_size=256, **sgd),
             student=TrainConfig(epochs=5, batch_size=3, lr=5e-5, image_size=356, **sgd),
             student_plus=TrainConfig(epochs=5, batch_size=3, lr=5e-5, image_size=356, **sgd),
+            ablation_students=True,
+            full=TrainConfig(epochs=5, batch_size=3, lr=5e-5, image_size=356, **sgd),
         )
     else:
         raise ValueError(f"profile must be 'quick' or 'paper', got {name!r}")
@@ -277,7 +327,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         >>> load_config(path)
         Traceback (most recent call last):
         ...
-        ValueError: ...config.json is not a scamlib run configuration: it lacks ['profile', ...
+        ValueError: ...config.json is not a scamlib run configuration: it lacks required keys: ...
     """
     path = Path(path)
     if not path.is_file():
@@ -292,12 +342,7 @@ def load_config(path: str | Path) -> PipelineConfig:
             f"{path} is not a scamlib run configuration: expected a JSON object of settings, "
             f"found {type(data).__name__}"
         )
-    missing = [k for k in _RUN_CONFIG_KEYS if k not in data]
-    if missing:
-        raise ValueError(
-            f"{path} is not a scamlib run configuration: it lacks {missing} "
-            f"(found keys {sorted(data)[:8]})"
-        )
+    check_required_keys(data, _RUN_CONFIG_KEYS, f"{path} is not a scamlib run configuration")
     try:
         return config_from_dict(PipelineConfig, data)
     except (TypeError, ValueError) as exc:
@@ -316,13 +361,17 @@ def check_config(cfg: PipelineConfig) -> PipelineConfig:
     * ``student_plus.image_size`` must equal ``student.image_size`` (the STA+ nets start from
       the STA net's weights and predict through one checkpoint format);
     * the thresholds of the fixation refine layer (Eqs. 13-14) lie in ``[0, 1]``;
-    * on real data, at least one test set is named.
+    * on real data, at least one test set is named;
+    * CAM baselines (every name of ``baselines`` but ``"centre"``) need the pytorch-grad-cam
+      library installed.
 
     Returns:
         ``cfg`` unchanged.
 
     Raises:
         ValueError: the message names both settings and their values.
+        ImportError: CAM baselines requested without pytorch-grad-cam (the message says what
+            to install).
 
     Example:
         >>> check_config(profile("quick")).profile
@@ -366,4 +415,14 @@ def check_config(cfg: PipelineConfig) -> PipelineConfig:
         value = getattr(cfg, name)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1] (Eqs. 13-14), got {value}")
+    cams = [name for name in cfg.baselines if name != "centre"]
+    if cams:
+        try:
+            import pytorch_grad_cam  # noqa: F401
+        except ImportError as err:
+            raise ImportError(
+                f"baselines {cams} need the pytorch-grad-cam library (import name "
+                "'pytorch_grad_cam'), which is not installed; install it with "
+                'pip install "scamlib[baselines]", or run with --baselines centre (or none)'
+            ) from err
     return cfg

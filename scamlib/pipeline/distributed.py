@@ -1,8 +1,11 @@
 """Process-group helpers: one code path for a single process and for ``torchrun``.
 
-Under ``torchrun --nproc_per_node N`` every process trains a DistributedDataParallel replica on
-its share of the batches, and the per-frame stages (CAM extraction, prediction) handle every
-N-th item, so the union of the files the ranks write equals what one process writes.
+Under ``torchrun --nproc_per_node N`` (and ``--nnodes M`` with a rendezvous for several
+machines) every process trains a DistributedDataParallel replica on its share of the batches,
+and the per-frame stages (CAM extraction, prediction) handle every ``world_size``-th item, so
+the union of the files the ranks write equals what one process writes. What marks an item as
+finished is named by the item (a row's work file, a video's last map), never by the rank, so a
+run may be resumed under another world size.
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ def barrier(env: DistEnv) -> None:
 
 def shard(items: Sequence, env: DistEnv) -> Sequence:
     """This rank's share of ``items``: every ``world_size``-th one, starting at ``rank``.
+
+    The shares of ranks ``0 .. world_size - 1`` partition ``items``. Which rank takes an item
+    depends on the world size, so callers must skip finished items by a marker of the item
+    itself (not of the rank), and every rank must pass the same ``items`` (list them before
+    any rank starts writing). A single process (``world_size == 1``) takes every item; an
+    empty ``items`` gives an empty share.
 
     Example:
         >>> list(shard(range(7), DistEnv(rank=1, world_size=3)))

@@ -4,7 +4,10 @@ The pseudo-fixation stages all share one shape of work: run some networks over e
 the training set in order, and when all frames of an event row are through, turn them into
 that row's outputs (PNG maps and a small work file). Rows are the unit of resumption and of
 sharding: a row whose work file exists is finished (the file is written last, atomically) and
-is skipped; under ``torchrun`` each rank takes every ``world_size``-th row.
+is skipped; under ``torchrun`` the unfinished rows are dealt out, each rank taking every
+``world_size``-th one. The done markers are named by row, never by rank, so a run killed under
+one world size resumes under any other (one process, more processes, more machines) and
+computes each unfinished row exactly once.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from scamlib.functional import minmax
 from scamlib.models import run_batch
 
 from .datasets import pseudo_path
-from .distributed import shard
+from .distributed import barrier, shard
 from .io import atomic_path, write_map_png
 from .runner import Context
 from .train import progress_bar, to_device
@@ -131,10 +134,16 @@ def for_each_row(
         row_fn: ``(row, item indices, {name: (n, ...) tensor on CPU})``; must end with
             :func:`save_row` for ``stage``.
 
+    Every rank lists the unfinished rows, waits for the others to have listed them (so a row
+    another rank finishes meanwhile cannot shift the list), then takes its share: the remaining
+    work is balanced whatever world size left it.
+
     Returns:
         The number of rows this rank processed.
     """
-    todo = [r for r in shard(sorted(rows), ctx.env) if not work_file(ctx, stage, r).is_file()]
+    unfinished = [r for r in sorted(rows) if not work_file(ctx, stage, r).is_file()]
+    barrier(ctx.env)
+    todo = list(shard(unfinished, ctx.env))
     order = [i for r in todo for i in rows[r]]
     if not order:
         return 0

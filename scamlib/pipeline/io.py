@@ -9,33 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scamlib._fs import (
-    atomic_dir,
-    atomic_path,
-    load_checkpoint,
-    read_json,
-    read_map,
-    remove_tree,
-    save_checkpoint,
-    write_json,
-    write_map_png,
-    write_text,
-)
+# every name of scamlib._fs (its __all__) is re-exported here, under the same name
+from .._fs import *  # noqa: F403
+from .._fs import __all__ as _FS_NAMES
 
-__all__ = [
-    "atomic_dir",
-    "atomic_path",
-    "check_output_dir",
-    "check_output_file",
-    "load_checkpoint",
-    "read_json",
-    "read_map",
-    "remove_tree",
-    "save_checkpoint",
-    "write_json",
-    "write_map_png",
-    "write_text",
-]
+__all__ = sorted([*_FS_NAMES, "check_output_dir", "check_output_file"])
 
 
 def _first_existing(path: Path) -> Path:

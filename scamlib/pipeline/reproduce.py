@@ -135,8 +135,32 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="override one setting, e.g. --set student.epochs=2 --set smooth=false "
                         "(JSON values; repeatable); settings that disagree are refused before "
                         "the first stage")  # fmt: skip
+    from scamlib.baselines import BASELINES
+
+    _names_option(p, "--baselines", BASELINES,
+                  "CAM-family baselines whose pseudo-fixations are scored beside SCAM",
+                  'all of them; the CAM methods need pip install "scamlib[baselines]"')
+    p.add_argument("--ablation-students", action=argparse.BooleanOptionalAction, default=None,
+                   help="train and evaluate the STA student once per pseudo-fixation source "
+                        "(each baseline, CAM_S, SCAM coarse / fine, SCAM+) (default: off in "
+                        "quick, on in paper)")  # fmt: skip
+    from .config import FULL_MODELS
+
+    _names_option(p, "--full-models", FULL_MODELS,
+                  "networks trained fully supervised on the ground truth of the STAViS train "
+                  "lists, one per fold, and scored beside the weak students", "sta")
+    p.add_argument("--no-full-supervision", action="store_true",
+                   help="train no fully supervised reference (the same as --full-models none)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
+
+
+def _names_option(
+    p: argparse.ArgumentParser, flag: str, known: Sequence[str], what: str, default: str
+) -> None:
+    """Add a ``NAME [NAME ...] | none`` option (see :func:`_names_or_none`)."""
+    p.add_argument(flag, nargs="+", metavar="NAME", choices=(*known, "none"),
+                   help=f"{what}: {' '.join(known)}, or none (default: {default})")  # fmt: skip
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -174,6 +198,18 @@ def _override(tree: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = value
 
 
+def _names_or_none(names: Sequence[str], option: str) -> list[str]:
+    """The value of a ``NAME [NAME ...] | none`` option: the names, or ``[]`` for ``none``.
+
+    Example:
+        >>> _names_or_none(["none"], "--baselines"), _names_or_none(["gradcam"], "--baselines")
+        ([], ['gradcam'])
+    """
+    if "none" in names and len(names) > 1:
+        raise ValueError(f"{option}: 'none' cannot be combined with names, got {list(names)}")
+    return [] if list(names) == ["none"] else list(names)
+
+
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     """The run's :class:`PipelineConfig` from parsed arguments.
 
@@ -193,6 +229,14 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         data["avsal_root"] = str(args.avsal_root)
     if args.datasets:
         data["datasets"] = list(args.datasets)
+    for setting in ("baselines", "full_models"):
+        names = getattr(args, setting, None)
+        if names is not None:
+            tree[setting] = _names_or_none(names, "--" + setting.replace("_", "-"))
+    if getattr(args, "ablation_students", None) is not None:
+        tree["ablation_students"] = args.ablation_students
+    if getattr(args, "no_full_supervision", False):
+        tree["full_models"] = []
     for assignment in args.set:
         _override(tree, assignment)
     try:
@@ -274,7 +318,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
     except ValueError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
-    except (RunError, OSError) as err:
+    except (RunError, OSError, ImportError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 1
     try:

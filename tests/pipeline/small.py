@@ -31,8 +31,10 @@ def small_config(**changes):
         mg=FAST,
         student=FAST,
         student_plus=FAST,
+        full=FAST,
         eval_splits=3,
         quality_stride=1,
+        baselines=("gradcampp", "centre"),  # one CAM method: Score-CAM is the slow one
         data={"synthetic": SMALL_WORLD},
     )
     return profile("quick", **(settings | changes))

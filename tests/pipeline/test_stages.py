@@ -143,3 +143,26 @@ def test_example_script_help():
     )
     for word in ("--profile", "--ave-root", "--avsal-root", "--datasets", "--resume", "torchrun"):
         assert word in proc.stdout
+
+
+def test_full_supervision_reference_and_weak_over_full(full_run):
+    out, _ = full_run
+    frames_root = out / "data" / "stavis" / "video_frames"
+    frames = sorted(p.relative_to(frames_root).with_suffix("") for p in frames_root.rglob("*.jpg"))
+    root = out / "predictions" / "sta_full"  # on by default: the built-in set has train lists
+    assert sorted(p.relative_to(root).with_suffix("") for p in pngs(root)) == frames
+    saved = json.loads((out / "results.json").read_text())
+    full = saved["full_supervision"]["sta_full"]
+    assert set(full) == {"SynthAV", "SynthDIEM"}
+    ratios = saved["weak_over_full"]["sta_full"]
+    for db, per_variant in ratios.items():
+        assert set(per_variant) >= set(VARIANTS) and "centre_prior" not in per_variant
+        for variant, per_metric in per_variant.items():
+            assert set(per_metric) == set(full[db])
+            for metric, ratio in per_metric.items():
+                weak, ref = saved["test"][db][variant][metric], full[db][metric]
+                if weak is None or not ref:
+                    assert ratio is None
+                else:  # the ratio of the written (4-digit) scores, itself rounded to 4 digits
+                    assert ratio == pytest.approx(weak / ref, abs=6e-5)
+    assert "sta_full" in (out / "results.md").read_text()

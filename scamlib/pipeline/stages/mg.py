@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from scamlib import functional as Fn
 from scamlib.data import MultiGranularity
@@ -35,7 +37,8 @@ from .common import (
 )
 from .scam import sources_batch
 
-__all__ = ["run_pgt", "run_scam_plus", "run_train_mg"]
+__all__ = ["pending_rows", "pseudo_ground_truth", "run_pgt", "run_scam_plus", "run_train_mg",
+           "write_valid"]  # fmt: skip
 
 
 def _mg_parts(source: str) -> tuple[str, str]:
@@ -101,13 +104,7 @@ def run_scam_plus(ctx: Context) -> dict:
         )  # fmt: skip
     barrier(ctx.env)
     counts = [0, 0]
-    by_row = rows(training_set(ctx, None))
-    for row in shard(sorted(by_row), ctx.env):
-        if work_exists(ctx, "scam_plus", row):
-            continue
-        indices = by_row[row]
-        frame, _grid = row_geometry(ctx, indices[0])
-        ks = frame_indices(ctx, indices)
+    for row, frame, ks in pending_rows(ctx, "scam_plus"):
         fine = load_row(ctx, "fine", row)
         mg = [load_row(ctx, f"mg/{s}", row) for s in MG_SOURCES]
         result = Fn.scam_plus(
@@ -118,36 +115,51 @@ def run_scam_plus(ctx: Context) -> dict:
             fine["tag"],
             lam=cfg.lam,
         )
-        keep = result.valid.nonzero().flatten().tolist()
-        write_pseudo_maps(ctx.out, "scam_plus", row, [ks[i] for i in keep], result.map[keep],
-                          frame)  # fmt: skip
-        counts[0] += len(keep)
+        counts[0] += write_valid(ctx, "scam_plus", row, ks, result.map, result.valid, frame)
         counts[1] += len(ks)
         save_row(ctx, "scam_plus", row, {"map": result.map.half(), "valid": result.valid})
     return {"valid_frames": counts[0], "frames": counts[1]}
 
 
-def run_pgt(ctx: Context) -> dict:
-    """Pseudo-ground truth: SCAM+ smoothed over time and sparsified on valid frames (Sec. 5)."""
-    cfg = ctx.cfg
+def pending_rows(ctx: Context, stage: str) -> Iterator[tuple[int, tuple[int, int], list[int]]]:
+    """This rank's rows of the training set whose work file of ``stage`` is missing, as
+    ``(row, frame size, frame numbers k)``."""
     by_row = rows(training_set(ctx, None))
-    counts = [0, 0]
     for row in shard(sorted(by_row), ctx.env):
-        if work_exists(ctx, "pgt", row):
+        if work_exists(ctx, stage, row):
             continue
         indices = by_row[row]
         frame, _grid = row_geometry(ctx, indices[0])
-        ks = frame_indices(ctx, indices)
+        yield row, frame, frame_indices(ctx, indices)
+
+
+def write_valid(ctx: Context, stage: str, row: int, ks: list[int], maps, valid, frame) -> int:
+    """Write the maps ``(n, h, w)`` of the valid frames of a row to ``pseudo/<stage>``;
+    returns how many were written."""
+    keep = valid.nonzero().flatten().tolist()
+    write_pseudo_maps(ctx.out, stage, row, [ks[i] for i in keep], maps[keep], frame)
+    return len(keep)
+
+
+def pseudo_ground_truth(ctx: Context, maps: Tensor, valid: Tensor) -> Tensor:
+    """A row's maps ``(n, h, w)`` made a pseudo-ground truth (STANet+ Sec. 5): smoothed over
+    time over the ``valid`` frames, sparsified and min-max normalised when ``cfg.smooth``
+    (returned as they are otherwise)."""
+    cfg = ctx.cfg
+    if not cfg.smooth:
+        return maps
+    smooth = Fn.temporal_smooth(maps, cfg.smooth_window, valid=valid)
+    return Fn.minmax(Fn.sparsify(smooth, cfg.sparsify_factor))
+
+
+def run_pgt(ctx: Context) -> dict:
+    """Pseudo-ground truth: SCAM+ smoothed over time and sparsified on valid frames (Sec. 5)."""
+    counts = [0, 0]
+    for row, frame, ks in pending_rows(ctx, "pgt"):
         saved = load_row(ctx, "scam_plus", row)
         maps, valid = saved["map"].float(), saved["valid"]
-        if cfg.smooth:
-            maps = Fn.sparsify(
-                Fn.temporal_smooth(maps, cfg.smooth_window, valid=valid), cfg.sparsify_factor
-            )
-            maps = Fn.minmax(maps)
-        keep = valid.nonzero().flatten().tolist()
-        write_pseudo_maps(ctx.out, "pgt", row, [ks[i] for i in keep], maps[keep], frame)
-        counts[0] += len(keep)
+        maps = pseudo_ground_truth(ctx, maps, valid)
+        counts[0] += write_valid(ctx, "pgt", row, ks, maps, valid, frame)
         counts[1] += len(ks)
         save_row(ctx, "pgt", row, {"valid": valid})
     return {"frames": counts[0], "left_out": counts[1] - counts[0]}

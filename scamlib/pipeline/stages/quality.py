@@ -1,5 +1,9 @@
 """How good the pseudo-fixations are: every pseudo stage against the ground truth (Table 1).
 
+The CAM-family baselines of the run (``pseudo/baseline_<name>``, see
+:mod:`~scamlib.pipeline.stages.baselines`) are scored on the same frames beside CAM_S, SCAM
+and SCAM+, as STANet+ Table 7 sets them beside each other.
+
 Only the built-in set has a ground truth for its training frames (a density sidecar per row);
 on real AVE data the stage reports that it was skipped.
 """
@@ -16,6 +20,7 @@ from scamlib.metrics import protocol
 
 from ..datasets import pseudo_path, read_map_png, training_set
 from ..runner import Context, RunError
+from .baselines import baseline_stage
 from .common import ground_truth, round_metric, rows
 
 __all__ = ["PSEUDO_QUALITY_STAGES", "run_pseudo_quality"]
@@ -83,18 +88,17 @@ def run_pseudo_quality(ctx: Context) -> dict:
     by_row = rows(ds)
     if ground_truth(ctx, min(by_row)) is None:
         return {"skipped": "the training set has no ground truth"}
+    stages = (*PSEUDO_QUALITY_STAGES, *(baseline_stage(n) for n in ctx.cfg.baselines))
     frames = [
         (row, ds.frame_index(i))
         for row in sorted(by_row)
         for i in by_row[row]
-        if all(
-            pseudo_path(ctx.out, s, row, ds.frame_index(i)).is_file() for s in PSEUDO_QUALITY_STAGES
-        )
+        if all(pseudo_path(ctx.out, s, row, ds.frame_index(i)).is_file() for s in stages)
     ]
     frames = frames[:: max(1, ctx.cfg.quality_stride)]
     gt = _GroundTruthFrames(ctx, frames)
     result: dict[str, Any] = {"frames": len(frames), "of": len(ds)}
-    for stage in PSEUDO_QUALITY_STAGES:
+    for stage in stages:
         scores = protocol.evaluate(
             lambda item, stage=stage: read_map_png(
                 pseudo_path(ctx.out, stage, item["row"], item["frame_index"])

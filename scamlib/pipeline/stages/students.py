@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from scamlib.data import MultiGranularity
 from scamlib.losses import bce_kl_loss, sta_plus_loss
 from scamlib.models import STUDENT_NETWORKS, run_batch, save_student
@@ -16,7 +18,8 @@ from ..distributed import barrier
 from ..runner import Context, RunError
 from .common import fit_net, net, num_classes, seed
 
-__all__ = ["STUDENT_VARIANTS", "run_students", "students_dir"]
+__all__ = ["STUDENT_VARIANTS", "fit_sta", "run_students", "save_run_student", "students_dir",
+           "target_items"]  # fmt: skip
 
 
 #: The student networks: prediction variant -> (network, multi-granularity kind); this
@@ -29,29 +32,80 @@ def students_dir(ctx: Context) -> Path:
     return ctx.path("checkpoints", "students")
 
 
+def target_items(ctx: Context, stage: str) -> list[int]:
+    """The items of the student's training set that have a map in ``pseudo/<stage>``.
+
+    Raises:
+        RunError: none has (nothing to train a student on).
+    """
+    base = training_set(ctx, ctx.cfg.student.image_size)
+    have = [
+        i
+        for i in range(len(base))
+        if pseudo_path(ctx.out, stage, base.row_of(i), base.frame_index(i)).is_file()
+    ]
+    if not have:
+        raise RunError(f"no training frame has a map in pseudo/{stage}: nothing to train on")
+    return have
+
+
+def fit_sta(ctx: Context, stage: str, group: str, name: str) -> tuple[nn.Module, dict]:
+    """Train an STA student on the maps of ``pseudo/<stage>`` (BCE + KL, STANet+ Eq. 17).
+
+    The run's ``student`` settings, the weak STA's initial weights (seed ``init:student:sta``)
+    and the frames that have a target; the weights go to ``checkpoints/<group>/<name>``.
+    The weak STA is ``fit_sta(ctx, "pgt", "train", "sta")``; the ablation students train the
+    same way on other pseudo-fixation sources.
+
+    Returns:
+        The trained network and the training summary of :func:`scamlib.pipeline.train.fit`.
+    """
+    base = training_set(ctx, ctx.cfg.student.image_size)
+    have = target_items(ctx, stage)
+    seed(ctx, "init:student:sta")
+    model = net(ctx, STUDENT_VARIANTS["sta"][0])
+
+    def step(m, batch):
+        return bce_kl_loss(run_batch(m, batch), batch["target"])
+
+    data = TargetDataset(base, ctx.out, stage, have)
+    return model, fit_net(ctx, model, data, step, ctx.cfg.student, group, name)
+
+
+def save_run_student(ctx: Context, path: Path, model: nn.Module, variant: str) -> None:
+    """Save a trained student with the run's settings, in the format
+    :func:`scamlib.inference.load_students` reads (main process only)."""
+    cfg = ctx.cfg
+    name, kind = STUDENT_VARIANTS[variant]
+    if ctx.env.is_main:
+        save_student(
+            path,
+            model,
+            name=name,
+            preset=cfg.preset,
+            image_size=cfg.student.image_size,
+            kind=kind,
+            n_mg=cfg.n_mg,
+            cgcn_steps=cfg.cgcn_steps,
+            num_classes=num_classes(ctx),
+            clip_len=cfg.clip_frames,
+            extra={"seed": cfg.seed, "profile": cfg.profile},
+        )
+
+
 def run_students(ctx: Context) -> dict:
     """Train STA, STA+ short and STA+ long on the frames that have a pseudo-ground truth."""
     cfg = ctx.cfg
     base = training_set(ctx, cfg.student.image_size)
-    have = [
-        i
-        for i in range(len(base))
-        if pseudo_path(ctx.out, "pgt", base.row_of(i), base.frame_index(i)).is_file()
-    ]
-    if not have:
-        raise RunError("no training frame has a pseudo-ground truth: nothing to train students on")
+    have = target_items(ctx, "pgt")
     result: dict[str, Any] = {"frames": len(have)}
     sta_state = None
     for variant, (name, kind) in STUDENT_VARIANTS.items():
-        seed(ctx, f"init:student:{variant}")
-        model = net(ctx, name)
         if kind is None:
-            data = TargetDataset(base, ctx.out, "pgt", have)
-
-            def step(m, batch):
-                return bce_kl_loss(run_batch(m, batch), batch["target"])
-
+            model, summary = fit_sta(ctx, "pgt", "train", variant)
         else:
+            seed(ctx, f"init:student:{variant}")
+            model = net(ctx, name)
             model.branch.load_state_dict(sta_state, strict=False)
             mg = MultiGranularity(base, kind=kind, net="sta", n=cfg.n_mg, seed=cfg.seed)
             data = TargetDataset(mg, ctx.out, "pgt", have)
@@ -59,24 +113,10 @@ def run_students(ctx: Context) -> dict:
             def step(m, batch):
                 return sta_plus_loss(run_batch(m, batch), batch["targets"], valid=batch["valid"])
 
-        tcfg = cfg.student if kind is None else cfg.student_plus
-        summary = fit_net(ctx, model, data, step, tcfg, "train", variant)
+            summary = fit_net(ctx, model, data, step, cfg.student_plus, "train", variant)
         if kind is None:
             sta_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if ctx.env.is_main:
-            save_student(
-                students_dir(ctx) / f"{variant}.safetensors",
-                model,
-                name=name,
-                preset=cfg.preset,
-                image_size=cfg.student.image_size,
-                kind=kind,
-                n_mg=cfg.n_mg,
-                cgcn_steps=cfg.cgcn_steps,
-                num_classes=num_classes(ctx),
-                clip_len=cfg.clip_frames,
-                extra={"seed": cfg.seed, "profile": cfg.profile},
-            )
+        save_run_student(ctx, students_dir(ctx) / f"{variant}.safetensors", model, variant)
         result[variant] = {"final_loss": summary["loss"][-1]}
     barrier(ctx.env)
     return result
