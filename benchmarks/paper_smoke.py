@@ -16,6 +16,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -25,8 +26,13 @@ import torch
 
 from scamlib._fs import write_json
 from scamlib.pipeline import profile, reproduce
+from scamlib.pipeline.config import PipelineConfig, TrainConfig
 
-TRAIN_STAGES = ("coarse", "fine", "switch", "mg", "student", "student_plus")
+#: Every training setting of the profile (``coarse``, ..., the fully supervised ``full``),
+#: read from the config so that a new training stage is capped too.
+TRAIN_STAGES = tuple(
+    f.name for f in dataclasses.fields(PipelineConfig) if f.type in (TrainConfig, "TrainConfig")
+)
 
 
 def smoke_config(
