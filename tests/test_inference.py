@@ -79,19 +79,6 @@ def predictions(predictor, test_set):
     return predictor.predict_video(test_set, test_set.videos[0])
 
 
-def _inputs(n_mg: int = 0):
-    g = torch.Generator().manual_seed(0)
-    clip, audio = torch.randn(2, 3, 3, SIZE, SIZE, generator=g), torch.randn(2, 1, 257, 101)
-    if not n_mg:
-        return clip, audio
-    return (
-        clip,
-        audio,
-        torch.randn(2, n_mg, 3, 3, SIZE, SIZE, generator=g),
-        torch.randn(2, n_mg, 1, 257, 101, generator=g),
-    )
-
-
 def test_load_students_from_folder_and_run_folder(world, tmp_path):
     found = load_students(world["students"])
     assert list(found) == list(STUDENT_VARIANTS)
