@@ -8,7 +8,11 @@ shared: interleaving exposes all of them to the same load), medians reported:
 * ``scamlib protocol``: :func:`scamlib.metrics.evaluate` end to end (post-process, MATLAB
   resize, AUC-J, SIM, s-AUC, CC, NSS, per-video tables) on ``--device``;
 * ``scamlib <metric>``: each public metric alone on maps already at 360 x 640, in batches of
-  ``--batch-size``, and ``scamlib postprocess`` (blur + resize) alone;
+  ``--batch-size``, and ``scamlib postprocess`` (blur + resize) alone. Each library gets the
+  maps in its natural type, holding the same values: scamlib float32 tensors (torch's default
+  and the protocol's working type), pysaliency float64 arrays (numpy's default; converted
+  before the timing). ``scamlib sAUC-f64`` is s-AUC on float64 tensors: its one pass over the
+  whole map (the min-max of the MIT code) then reads twice the bytes;
 * ``pysaliency <metric>``: pysaliency's per-frame metrics on the same resized maps, in a
   separate Python: AUC-Judd as ``SaliencyMapModel.AUC_Judd`` computes each image (jitter on, its
   default: Gaussian noise of 1e-7 from ``RandomNoiseSaliencyMapModel``, the unfixated pixels as
@@ -197,6 +201,7 @@ def time_protocol(preds, ds, device, dtype) -> float:
 def time_scamlib_metrics(preds, maps, dens, fix, other, device, batch) -> dict[str, float]:
     """Frames per second of each public metric (and of the post-processing) alone."""
     m, d, f, o = (torch.from_numpy(x).to(device) for x in (maps, dens, fix, other))
+    m64, m = m, m.float()  # float32, as the protocol holds its maps (see the module's notes)
     p = torch.from_numpy(preds).to(device)
     g = torch.Generator(device=device).manual_seed(0)
     calls = {
@@ -204,6 +209,7 @@ def time_scamlib_metrics(preds, maps, dens, fix, other, device, batch) -> dict[s
         "AUC_J": lambda sl: auc_judd(m[sl], f[sl], generator=g),
         "SIM": lambda sl: sim(m[sl], d[sl]),
         "sAUC": lambda sl: auc_shuffled(m[sl], f[sl], o[sl], generator=g),
+        "sAUC-f64": lambda sl: auc_shuffled(m64[sl], f[sl], o[sl], generator=g),
         "CC": lambda sl: cc(m[sl], d[sl]),
         "NSS": lambda sl: nss(m[sl], f[sl]),
     }
@@ -458,7 +464,7 @@ def main() -> None:
     median = {name: statistics.median(v) for name, v in runs.items()}
     base = {name: median.get(f"pysaliency {name}") for name in (*METRICS, "five")}
     print(f"\n{'':40s} {'frames/s':>10s} {'spread':>8s} {'vs pysaliency':>14s}")
-    order = ["protocol", "postprocess", *METRICS]
+    order = ["protocol", "postprocess", *METRICS, "sAUC-f64"]
     rows = [
         f"scamlib protocol {d.type}{protocol_tag(d, t)}"
         for d in devices
@@ -477,7 +483,7 @@ def main() -> None:
         if name not in median:
             continue
         metric = name.split()[1]
-        ref_fps = base.get("five" if metric == "protocol" else metric)
+        ref_fps = base.get("five" if metric == "protocol" else metric.removesuffix("-f64"))
         ratio = median[name] / ref_fps if ref_fps else None
         spread = (max(runs[name]) - min(runs[name])) / median[name] if len(runs[name]) > 1 else 0
         shown = f"x{ratio:8.2f}" if ratio else ""

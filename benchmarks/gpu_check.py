@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: The steps, in the order they run.
 STEP_NAMES = ("cuda_tests", "bench_metrics", "bench_cgcn", "bench_predict", "paper_smoke")
+#: Free disk the paper smoke needs: the paper networks' weights (the classifiers ~1.3 GB, three
+#: students ~3.4 GB, one ablation or fully supervised student at a time ~1.1 GB) and a margin.
+SMOKE_DISK_GIB = 8.0
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Step:
     what: str
     argv: list[str]
     json_out: Path | None = None
+    disk_gib: float = 0.0  # free space it needs in the work folder
     status: str = "not run"
     seconds: float | None = None
     tail: str = ""
@@ -91,6 +95,7 @@ def _steps(device: str, work: Path, python: str | None = None) -> list[Step]:
             [py, "benchmarks/paper_smoke.py", "--device", device, "--out", str(work / "smoke"),
              "--steps", "2" if cuda else "1", "--json", str(work / "paper_smoke.json")],
             work / "paper_smoke.json",
+            disk_gib=SMOKE_DISK_GIB,
         ),
     ]
     return steps
@@ -251,7 +256,7 @@ def _check(args: argparse.Namespace, work: Path, cuda: bool) -> int:
     }
     _write(report, out, args.device)
     deadline = time.monotonic() + args.limit
-    failed = timed_out = False
+    failed = timed_out = short = False
     for i, step in enumerate(steps):
         if step not in chosen:
             continue
@@ -260,6 +265,15 @@ def _check(args: argparse.Namespace, work: Path, cuda: bool) -> int:
             step.status = "not run: time limit"
             report["steps"][i] = asdict(step)
             timed_out = True
+            continue
+        free = shutil.disk_usage(work).free / 2**30
+        if free < step.disk_gib:
+            step.status = (
+                f"not run: disk (needs {step.disk_gib:.0f} GiB free in {work}, found {free:.1f})"
+            )
+            print(f"== {step.name}: {step.status}", flush=True)
+            report["steps"][i] = asdict(step)
+            short = True
             continue
         print(f"== {step.name}: {step.command}", flush=True)
         t0 = time.monotonic()
@@ -275,8 +289,9 @@ def _check(args: argparse.Namespace, work: Path, cuda: bool) -> int:
     _write(report, out, args.device)
     print(_summary(report), flush=True)
     print(f"gpu_check: report in {out}", flush=True)
-    # 1: a step failed; 3: nothing failed, but the limit stopped the run (partial report)
-    return 1 if failed else 3 if timed_out else 0
+    # 1: a step failed; 3: nothing failed, but the time limit or the disk stopped a step
+    # (partial report)
+    return 1 if failed else 3 if timed_out or short else 0
 
 
 if __name__ == "__main__":

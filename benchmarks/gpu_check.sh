@@ -12,7 +12,8 @@
 # bench_predict, a smoke run of the `paper` profile) against one deadline, and rewrites the
 # report after every step: a run stopped at the limit still leaves a partial report that says
 # which steps did not run. Exit status: 0 when every chosen step ran and passed, 1 when a step
-# failed, 3 when none failed but the limit stopped the run (the report is then partial).
+# failed, 3 when none failed but the time limit stopped the run or a step lacked the free disk
+# it needs (the paper smoke: 8 GiB in $TMPDIR; the report is then partial and says so).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1

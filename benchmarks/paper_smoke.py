@@ -48,6 +48,9 @@ def smoke_config(
     data is generated and sampled at it).
     On the CPU the baselines stage runs Grad-CAM and the centre prior only: Score-CAM alone
     makes a forward pass per channel of the last block (512 at 256 px) for every frame.
+    The ablation students' and the fully supervised networks' weights (1.1 GB each at the
+    paper preset) are deleted once their predictions are written (``keep_weights=False``),
+    which bounds the run's disk use to about 6 GB.
     """
     cuda = device.startswith("cuda")
     fps = fps or (8 if cuda else 4)
@@ -74,6 +77,7 @@ def smoke_config(
         amp=cuda,
         num_workers=0,
         eval_splits=5,
+        keep_weights=False,
         data={"synthetic": synthetic, "fps": float(fps)},
         **({} if cuda else {"baselines": ("gradcam", "centre")}),
         **capped,
@@ -101,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     peak = (
         torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else None
     )
+    disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
     for name, seconds in stages.items():
         print(f"{name:>16}: {seconds:7.1f} s")
     print(f"{'total':>16}: {total:7.1f} s" + (f", peak {peak:.0f} MiB" if peak else ""))
+    print(f"{'run folder':>16}: {disk:7.0f} MiB on disk at the end ({out})")
     report = {
         "benchmark": "paper_smoke",
         "device": args.device,
@@ -116,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "stage_seconds": stages,
         "total_seconds": total,
         "peak_mib": peak,
+        "disk_mib_at_end": round(disk, 1),
         "stages_run": sorted(stages),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
     }

@@ -51,3 +51,27 @@ def test_limit_stops_the_run_with_a_partial_report(tmp_path):
 def test_unknown_step_is_a_usage_error():
     proc = _run("--dry-run", "--only", "nope")
     assert proc.returncode == 2 and "unknown step" in proc.stderr
+
+
+def test_a_step_without_the_free_disk_it_needs_is_not_run(tmp_path, monkeypatch, capsys):
+    """The paper smoke needs ~8 GiB for the paper networks' weights: with less free, it is not
+    started, the report says why, and the exit status is 3 (partial), not 1 (failed)."""
+    import importlib.util
+    import shutil
+    from collections import namedtuple
+
+    spec = importlib.util.spec_from_file_location("gpu_check_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**40, 2**40 - 2**30, 2**30))
+    started = []
+    monkeypatch.setattr(module, "_run_step", lambda step, timeout: started.append(step.name))
+    out = tmp_path / "report"
+    code = module.main(["--device", "cpu", "--only", "paper_smoke", "--out", str(out)])
+    assert code == 3 and started == []
+    report = json.loads((out / "gpu_check-cpu.json").read_text())
+    status = {s["name"]: s["status"] for s in report["steps"]}["paper_smoke"]
+    assert status.startswith("not run: disk (needs 8 GiB free") and "found 1.0" in status
+    assert "not run: disk" in capsys.readouterr().out

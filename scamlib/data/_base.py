@@ -56,9 +56,7 @@ class FrameDataset(Dataset):
         if audio_seconds <= 0:
             raise ValueError(f"audio_seconds must be positive, got {audio_seconds}")
         if spectrogram not in AUDIO_FRONT_ENDS:
-            raise ValueError(
-                f"spectrogram must be one of {AUDIO_FRONT_ENDS}, got {spectrogram!r}"
-            )
+            raise ValueError(f"spectrogram must be one of {AUDIO_FRONT_ENDS}, got {spectrogram!r}")
         if on_short_audio not in ("warn", "error", "ignore"):
             raise ValueError(
                 f"on_short_audio must be 'warn', 'error' or 'ignore', got {on_short_audio!r}"

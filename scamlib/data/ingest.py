@@ -217,8 +217,6 @@ def video_dataset(
     return AVSaliency(root, dataset, None, "test", annotations=False, **options)
 
 
-
-
 def video_wav_path(dataset: AVSaliency, video: str) -> Path:
     """``<root>/video_audio/<DB>/<video>/<video>.wav``: where a STAViS-layout dataset keeps the
     sound of ``video`` (the file :func:`video_dataset` writes).

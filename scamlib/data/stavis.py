@@ -17,6 +17,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import torch
 from torch import Tensor
 
 from ._base import FrameDataset
@@ -124,6 +126,9 @@ class AVSaliency(FrameDataset):
             found = "every listed video was skipped" if missing_videos == "skip" else "it is empty"
             raise DataError(f"{path}: the fold list names no video ({found})")
         self._unions: dict[str, Tensor] = {}
+        # fixations read by fixation_union, kept as (shape, flat indices) until the frame's
+        # own read takes them: each fixMap is then decoded once per evaluation
+        self._read_ahead: dict[tuple[str, int], tuple[torch.Size, Tensor]] = {}
 
     # ---- files ---------------------------------------------------------------------------
     def _frame_path(self, video, k: int) -> Path:
@@ -164,7 +169,13 @@ class AVSaliency(FrameDataset):
 
     def fixations(self, video: str, k: int) -> Tensor:
         """``(h, w)`` bool: the binary fixations of frame ``k`` of ``video``."""
-        return read_fixation_mat(self.fixation_path(video, k))
+        ahead = self._read_ahead.pop((video, k), None)
+        if ahead is None:
+            return read_fixation_mat(self.fixation_path(video, k))
+        shape, at = ahead
+        fix = torch.zeros(shape, dtype=torch.bool)
+        fix.view(-1)[at] = True
+        return fix
 
     def annotation(self, video: str, k: int) -> tuple[Tensor, Tensor]:
         """``(density, fixations)`` of frame ``k`` of ``video``, checked to share one size.
@@ -186,7 +197,8 @@ class AVSaliency(FrameDataset):
 
         These are the negatives of the shuffled AUC (the fixations of other frames of the same
         video, as in the STAViS evaluation protocol; the metric removes the current frame's own
-        fixations). Memoised per video.
+        fixations). Memoised per video. The maps it reads serve the next :meth:`fixations`
+        call of each frame, so an evaluation decodes every fixation file once.
 
         Raises:
             DataError: fixation maps of one video differ in size (names the file).
@@ -197,6 +209,8 @@ class AVSaliency(FrameDataset):
             union: Tensor | None = None
             for k in range(1, self.entries[video].nframes + 1):
                 fix = self.fixations(video, k)
+                at = torch.from_numpy(np.flatnonzero(fix.numpy()))  # numpy's is the fast one
+                self._read_ahead[(video, k)] = (fix.shape, at)
                 if union is None:
                     union = fix.clone()
                 elif fix.shape != union.shape:
@@ -260,6 +274,10 @@ class GroundTruth:
     def videos(self) -> list[str]:
         """The dataset's videos."""
         return self.dataset.videos
+
+    def video_of(self, index: int) -> str:
+        """The video of item ``index`` (known without reading the item)."""
+        return self.dataset.video_of(index)
 
     def fixation_union(self, video: str) -> Tensor:
         """:meth:`AVSaliency.fixation_union`."""

@@ -150,8 +150,7 @@ class SyntheticConfig:
         for db in names:
             if not isinstance(db, str) or not db or "/" in db or "\\" in db or db in (".", ".."):
                 raise ValueError(
-                    "SyntheticConfig: each test dataset name must be one folder name, "
-                    f"found {db!r}"
+                    f"SyntheticConfig: each test dataset name must be one folder name, found {db!r}"
                 )
         if len(set(names)) != len(names):
             raise ValueError(f"SyntheticConfig: test_datasets repeats a name: {list(names)}")

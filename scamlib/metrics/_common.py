@@ -466,7 +466,7 @@ class Rows:
 
     def gather(self, rows: Tensor, cols: Tensor) -> Tensor:
         """Float64 values at ``(rows, cols)``."""
-        return self.values[rows, cols].to(torch.float64)
+        return torch.take(self.values, rows * self.values.shape[1] + cols).to(torch.float64)
 
     def _centred_sumsq(self) -> Tensor:
         p = self.values.shape[1]

@@ -12,6 +12,7 @@ own. NaN frame scores are dropped, frames are averaged per video and videos per 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -263,11 +264,13 @@ def evaluate(
         metrics, seed=seed, generator=generator, device=device, dtype=dtype, sigma=sigma,
         n_splits=n_splits, step=step, jitter=jitter, threads=threads, sync=False,
     )  # fmt: skip
-    frames = _read_frames(dataset, read, readers, window=2 * batch_size)
+    unions: dict[str, Future] = {}
+    read_unions = "sAUC" in scores.metrics and readers > 0
+    frames = _read_frames(dataset, read, readers, 2 * batch_size, unions if read_unions else None)
     # the calling thread only lists, reads and hands out work while the scoring threads run:
     # one intra-op thread for it (a team of them spins on the cores the scoring threads use)
     with contextlib.closing(frames), scores, scores.pool.serial():
-        _score_frames(frames, dataset, predict, scores, batch_size)
+        _score_frames(frames, dataset, predict, scores, batch_size, unions)
         return scores.compute()
 
 
@@ -276,11 +279,30 @@ def _read_frames(
     read: PredictFn | None,
     readers: int,
     window: int,
+    unions: dict[str, Future] | None = None,
 ) -> Iterator[tuple[Mapping[str, Any], Tensor | None]]:
     """``(item, read(item))`` for every index of ``dataset``, in order (``None`` without
-    ``read``); with ``readers`` threads, up to ``window`` frames are read ahead."""
+    ``read``); with ``readers`` threads, up to ``window`` frames are read ahead.
+
+    With ``unions`` (a dict to fill) and a dataset that says each item's video without
+    reading it (``video_of(index)``), the reader that reaches a video first also reads its
+    fixation union (the s-AUC negatives) into ``unions[video]``, ahead of the scoring.
+    """
+    video_of = getattr(dataset, "video_of", None) if unions is not None else None
+    lock = threading.Lock()
 
     def load(index: int) -> tuple[Mapping[str, Any], Tensor | None]:
+        if video_of is not None:
+            video = str(video_of(index))
+            with lock:
+                first = video not in unions
+                if first:
+                    unions[video] = Future()
+            if first:
+                try:
+                    unions[video].set_result(dataset.fixation_union(video))
+                except BaseException as exc:  # the scoring thread raises it
+                    unions[video].set_exception(exc)
         item = _check_item(dataset[index], index)
         return item, (read(item) if read is not None else None)
 
@@ -305,8 +327,10 @@ def _score_frames(
     predict: PredictFn | None,
     scores: SaliencyMetrics,
     batch_size: int,
+    unions: Mapping[str, Future] | None = None,
 ) -> None:
-    """Feed every frame of ``dataset`` to ``scores``, a batch of one video at a time."""
+    """Feed every frame of ``dataset`` to ``scores``, a batch of one video at a time (the
+    fixation unions from ``unions`` where the readers read them)."""
     batch: list[Frame] = []
     batch_key: tuple[Any, ...] | None = None
     union_of: tuple[str | None, Tensor | None] = (None, None)
@@ -317,7 +341,10 @@ def _score_frames(
             return
         video = batch[0].video
         if union_of[0] != video:
-            union = torch.as_tensor(dataset.fixation_union(video))
+            ahead = (unions or {}).get(video)
+            union = torch.as_tensor(
+                ahead.result() if ahead is not None else dataset.fixation_union(video)
+            )
             union_of = (video, union if union.dtype == torch.bool else union > 0)
         scores.update_frames(list(batch), union_of[1])
         batch.clear()

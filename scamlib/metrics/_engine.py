@@ -280,7 +280,8 @@ def score_maps(
     p = h * w
     if b == 0:
         return torch.empty(0, dtype=torch.float64, device=pred.device)
-    single = chunk_rows(b, p, pred.device) >= b  # one chunk: no threads needed
+    # one chunk needs no threads; a pointwise metric reads the maps in one chunk (no copy)
+    single = registry.get(metric).pointwise or chunk_rows(b, p, pred.device) >= b
     pool = _SERIAL if single else _shared_pool(pred.device)
     with pool.serial():
         return _score_maps(pool, metric, pred, fixations, density, other, options)
@@ -299,7 +300,8 @@ def _score_maps(
     threads make the passes over the pixels)."""
     b, h, w = pred.shape
     p = h * w
-    chunk = chunk_rows(b, p, pred.device, pool.threads)
+    exact = not registry.get(metric).pointwise  # pointwise metrics read float32 values exactly
+    chunk = chunk_rows(b, p, pred.device, pool.threads) if exact else b
     spaces: dict[int, Workspace] = {}  # scratch memory of this call, per thread
     fix = Positions.of(fixations) if fixations is not None else None
     oth = Positions.of(other) if other is not None else None
@@ -313,7 +315,7 @@ def _score_maps(
     def work(start: int, _: Workspace) -> None:
         ws = spaces.setdefault(threading.get_ident(), Workspace())
         block = pred[start : start + chunk].reshape(-1, p)
-        s = Rows(as_float64(block, "pred", ws))
+        s = Rows(as_float64(block, "pred", ws) if exact else block)
         g = None
         if density is not None:
             g = Rows(as_float64(density[start : start + chunk].reshape(-1, p), "density", ws))

@@ -108,6 +108,10 @@ class MetricSpec:
         extrema: whether ``update`` reads the prediction's row minima and maxima (when no
             metric of a batch does, float64 predictions are checked finite from their moments,
             saving two passes over the pixels).
+        pointwise: whether ``update`` reads the prediction only through its row extrema and
+            its values at listed pixels (the sampled AUCs). Both are exact in float32, so the
+            public function scores a float32 map without copying it to float64 first (the
+            same scores, one pass over the pixels fewer).
         cat: how to join the parts of consecutive chunks (default: ``torch.cat`` per field).
     """
 
@@ -119,6 +123,7 @@ class MetricSpec:
     density: bool = False
     other: bool = False
     extrema: bool = True
+    pointwise: bool = False
     cat: Callable[[list[tuple[Any, ...]]], tuple[Any, ...]] | None = None
 
     def join(self, parts: list[tuple[Any, ...]]) -> tuple[Any, ...]:

@@ -16,7 +16,14 @@ from torch import Tensor
 
 from ._common import Positions, trapezoid
 
-__all__ = ["check_splits", "positive_levels", "step_auc", "step_levels", "step_thresholds"]
+__all__ = [
+    "check_splits",
+    "histogram_auc",
+    "positive_levels",
+    "step_auc",
+    "step_levels",
+    "step_thresholds",
+]
 
 
 def check_splits(n_splits: int, step: float) -> None:
@@ -61,13 +68,24 @@ def step_auc(pos: Tensor, n: Tensor, neg: Tensor, k: Tensor, t: int) -> Tensor:
         ``(b,)`` areas; NaN where ``n == 0`` or ``k == 0``.
     """
     b, splits, _ = neg.shape
-    device = neg.device
+    cell = torch.arange(b * splits, device=neg.device).view(b, splits, 1) * (t + 1)
+    hist = torch.bincount((neg + cell).view(-1), minlength=b * splits * (t + 1))
+    return histogram_auc(pos, n, hist.view(b, splits, t + 1), k, t)
+
+
+def histogram_auc(pos: Tensor, n: Tensor, hist: Tensor, k: Tensor, t: int) -> Tensor:
+    """:func:`step_auc` from each split's histogram of negative levels.
+
+    Args:
+        pos, n, k, t: as :func:`step_auc`.
+        hist: ``(b, s, t + 1)`` number of negatives of each split at each level (row sums
+            ``k``).
+    """
+    device = hist.device
     above = torch.arange(t, device=device)
     tp = (pos[..., None] > above).sum(dim=-2)[:, None, :] / n.to(torch.float64)[:, None, None]
-    # negatives per level, then #{level > t} for every threshold t
-    cell = torch.arange(b * splits, device=device).view(b, splits, 1) * (t + 1)
-    hist = torch.bincount((neg + cell).view(-1), minlength=b * splits * (t + 1))
-    counts = hist.view(b, splits, t + 1).flip(-1).cumsum(-1).flip(-1)[..., 1:]
+    # #{level > t} for every threshold t
+    counts = hist.flip(-1).cumsum(-1).flip(-1)[..., 1:]
     fp = counts / k.to(torch.float64)[:, None, None]  # (b, s, t)
     tp = tp.expand_as(fp)
     zeros = fp.new_zeros(fp.shape[:-1] + (1,))

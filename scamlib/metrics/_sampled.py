@@ -17,10 +17,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._common import Positions, as_maps, as_mask_rows, finish, uniform
+from ._common import Positions, as_maps, as_mask_rows, finish
 from ._engine import score_maps
 from ._registry import Batch, Chunk, MetricSpec, register
-from ._roc import check_splits, positive_levels, step_auc, step_levels, step_thresholds
+from ._roc import (
+    check_splits,
+    histogram_auc,
+    positive_levels,
+    step_auc,
+    step_levels,
+    step_thresholds,
+)
 
 __all__ = ["auc_borji", "auc_shuffled"]
 
@@ -30,11 +37,11 @@ def _shuffled_finish(
     fix: Positions,
     other_values: Tensor,
     other: Positions,
-    draws: Tensor,
-    k: Tensor,
     lo: Tensor,
     hi: Tensor,
     step: float,
+    n_splits: int,
+    generator: torch.Generator | None,
 ) -> Tensor:
     """Shuffled AUC from the values at the fixated and at the ``other`` pixels.
 
@@ -42,22 +49,21 @@ def _shuffled_finish(
         fixated: ``(f,)`` values of the fixated pixels, in ``fix`` order (not normalised).
         fix: the fixations of the ``b`` maps.
         other_values: values of the ``other`` pixels, in ``other`` order.
-        other: the candidate negatives. ``draws``: ``(b, s, k_max)`` indices into each row's
-            list of ``other`` pixels (:func:`_shuffled_negatives`). ``k``: ``(b,)`` negatives
-            per split.
+        other: the candidate negatives.
         lo, hi: ``(b,)`` map minima and maxima (MATLAB's min-max, ``0 / 0 = NaN`` on a constant
             map, whose comparisons are then all false: the diagonal ROC).
-        step: threshold step.
+        step: threshold step. ``n_splits``, ``generator``: the draws (:func:`_draw_histograms`).
     """
     span = hi - lo
     thr = step_thresholds(step, lo.device)
+    t = thr.numel()
     pos = positive_levels(fixated, fix, lo, span, thr)
     r = other.rows
-    level = other.pack_flat(step_levels(other_values, lo[r], span[r], thr), 0)
-    b, splits, k_max = draws.shape
-    neg = level.gather(1, draws.view(b, -1)).view(b, splits, k_max)
-    neg = neg.masked_fill_(torch.arange(k_max, device=neg.device) >= k[:, None, None], 0)
-    score = step_auc(pos, fix.counts, neg, k, thr.numel())
+    level = step_levels(other_values, lo[r], span[r], thr)
+    levels = torch.bincount(r * (t + 1) + level, minlength=other.b * (t + 1))
+    k = torch.minimum(fix.counts, other.counts)
+    hist = _draw_histograms(levels.view(other.b, t + 1), k, n_splits, generator)
+    score = histogram_auc(pos, fix.counts, hist, k, t)
     return torch.where(span > 0, score, torch.nan)
 
 
@@ -79,10 +85,12 @@ def auc_shuffled(
     ``other`` is the union of a video's fixation maps minus the current frame's fixations
     (:func:`scamlib.metrics.protocol.shuffled_other`).
 
-    The draw without replacement costs ``O(K)`` per split, not ``O(M)``: ``K`` positions are
-    drawn uniformly with replacement and repeated ones are drawn again until all differ (any
-    rule that treats the ``M`` pixels symmetrically yields a uniformly random ``K``-subset);
-    when ``K > M / 2`` the ``K`` smallest of ``M`` uniform keys are taken instead.
+    The score of a split depends on its negatives only through how many of them lie at each
+    threshold level, so each split draws that histogram directly: for ``K`` pixels taken
+    uniformly without replacement from ``M`` candidates of known levels it follows the
+    multivariate hypergeometric distribution (numpy's ``multivariate_hypergeometric``, seeded
+    from ``generator``). The scores have the distribution of the MIT code's draws at a cost
+    independent of ``K``.
 
     Thresholds are computed as ``k * step``; MATLAB's colon operator may differ in the last bit,
     which matters only for a value exactly on a threshold. A constant map has no score (NaN):
@@ -130,78 +138,44 @@ def auc_shuffled(
     return finish(scores, batched)
 
 
-def _sort_rows(x: Tensor) -> Tensor:
-    """Each row of a 2-D int64 tensor sorted ascending (numpy's sort on the CPU: ~10x faster)."""
-    if x.device.type == "cpu":
-        return torch.from_numpy(np.sort(x.numpy(), axis=1))
-    return x.sort(dim=1).values
+def _draw_histograms(
+    levels: Tensor, k: Tensor, n_splits: int, generator: torch.Generator | None
+) -> Tensor:
+    """Per row and split, the level histogram of ``k`` distinct negatives drawn uniformly.
 
+    Args:
+        levels: ``(b, t + 1)`` int64 number of candidate negatives at each level.
+        k: ``(b,)`` negatives per split (``<=`` the row's candidates).
+        n_splits: splits per row.
+        generator: seeds the numpy generator that draws (one 63-bit seed per call).
 
-def _draw_subsets(m: Tensor, k: Tensor, n_splits: int, generator: torch.Generator | None) -> Tensor:
-    """Per row and split, ``k`` distinct uniform indices into ``range(m)`` (``k <= m``).
+    Returns:
+        ``(b, n_splits, t + 1)`` int64 on ``levels``' device; a row with ``k = 0`` is zeros.
 
-    Returns ``(b, n_splits, max(k))`` int64; entries past a row's ``k`` are 0 (the order of a
-    split's indices carries no meaning).
-    Rows with ``2 k <= m`` draw with replacement, sort every split's draws and redraw the later
-    copy of every repeat until all differ: the rule treats the ``m`` items alike, so the result
-    is a uniformly random ``k``-subset, and it costs a sort of ``k`` numbers per split and
-    round (a few rounds) instead of ``m`` random keys per split. Denser rows take the ``k``
-    smallest of ``m`` uniform keys.
+    Example:
+        >>> levels = torch.tensor([[3, 0, 2], [1, 1, 0]])
+        >>> hist = _draw_histograms(levels, torch.tensor([5, 1]), 4, torch.Generator())
+        >>> hist[0].tolist()  # all five candidates, in every split
+        [[3, 0, 2], [3, 0, 2], [3, 0, 2], [3, 0, 2]]
+        >>> bool((hist[1].sum(-1) == 1).all()), bool((hist[1, :, 2] == 0).all())
+        (True, True)
     """
-    b = m.shape[0]
-    device = m.device
-    k_max = max(int(k.max()) if b else 0, 1)
-    slot = torch.arange(k_max, device=device)
-    dense = 2 * k > m
-    sparse = (~dense).nonzero().view(-1)
-    out = None
-    if sparse.numel() < b:
-        out = torch.zeros(b, n_splits, k_max, device=device, dtype=torch.int64)
-        rows = dense.nonzero().view(-1)
-        md = m[rows]
-        m_max = max(int(md.max()), 1)
-        keys = uniform((rows.numel(), n_splits, m_max), generator, device)
-        keys = torch.where(torch.arange(m_max, device=device) < md[:, None, None], keys, 2.0)
-        take = min(k_max, m_max)
-        drawn = keys.topk(take, dim=-1, largest=False, sorted=True).indices
-        out[rows, :, :take] = drawn.masked_fill_(slot[:take] >= k[rows, None, None], 0)
-        if not sparse.numel():
-            return out
-    size = m[sparse].repeat_interleave(n_splits)  # per split
-    per_split = k[sparse].repeat_interleave(n_splits)
-    used = slot < per_split[:, None]  # (splits, k_max)
-    limit = size.repeat_interleave(per_split).to(torch.float64)  # per drawn slot, row-major
-    # unused slots hold distinct values above every index: they sort last and never repeat
-    values = (int(size.max()) + 1 + slot).expand(size.numel(), k_max).clone()
-    values.masked_scatter_(used, (uniform((limit.numel(),), generator, device) * limit).long())
-    todo = torch.arange(size.numel(), device=device)  # splits that may hold a repeat
-    while todo.numel():
-        part = _sort_rows(values.index_select(0, todo)).to(device)
-        values.index_copy_(0, todo, part)
-        split, at = (part[:, 1:] == part[:, :-1]).nonzero(as_tuple=True)
-        if not split.numel():
-            break
-        split = todo.index_select(0, split)
-        fresh = uniform((split.numel(),), generator, device) * size.index_select(0, split)
-        values.view(-1).index_copy_(0, split * k_max + at + 1, fresh.long())
-        todo = torch.unique(split)
-    flat = values.masked_fill_(~used, 0).view(sparse.numel(), n_splits, k_max)
-    if out is None:
-        return flat
-    out[sparse] = flat
-    return out
+    rng = np.random.default_rng(int(_seed(generator, levels.device)))
+    counts = levels.cpu().numpy()
+    out = np.zeros((counts.shape[0], n_splits, counts.shape[1]), dtype=np.int64)
+    for row, (size, total) in enumerate(zip(k.tolist(), counts.sum(axis=1).tolist())):
+        if size > 0:
+            # numpy's "count" method is the faster one up to ~10^5 candidates (measured)
+            method = "count" if total <= 100_000 else "marginals"
+            out[row] = rng.multivariate_hypergeometric(counts[row], size, n_splits, method)
+    return torch.from_numpy(out).to(levels.device)
 
 
-def _shuffled_negatives(
-    n: Tensor, other: Positions, n_splits: int, generator: torch.Generator | None
-) -> tuple[Tensor, Tensor]:
-    """The shuffled-AUC negatives: ``K = min(N, M)`` distinct pixels of ``other`` per split.
-
-    Returns ``(draws, k)``: ``(b, n_splits, max(k))`` int64 indices into each row's list of
-    ``other`` pixels (slots past ``k`` hold 0) and the ``(b,)`` int64 ``K``.
-    """
-    k = torch.minimum(n, other.counts)
-    return _draw_subsets(other.counts, k, n_splits, generator), k
+def _seed(generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """One 63-bit seed from ``generator``, drawn on the generator's own device (a seeded CPU
+    generator gives the same seed whatever device the maps are on)."""
+    draw_on = generator.device if generator is not None else device
+    return torch.randint(0, 2**63 - 1, (1,), generator=generator, device=draw_on)
 
 
 def auc_borji(
@@ -284,11 +258,6 @@ def _fixated(batch: Batch, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
     return chunk.fixated, chunk.s.min, chunk.s.max
 
 
-def _shuffled_prepare(batch: Batch) -> tuple[Tensor, Tensor]:
-    gen = batch.generators.get("sAUC")
-    return _shuffled_negatives(batch.fix.counts, batch.other, batch.n_splits, gen)
-
-
 def _shuffled_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
     there = chunk.other
     return (*_fixated(batch, chunk), chunk.s.gather(there.rows, there.cols))
@@ -296,8 +265,10 @@ def _shuffled_update(batch: Batch, chunk: Chunk) -> tuple[Any, ...]:
 
 def _shuffled_compute(batch: Batch, parts: tuple[Any, ...]) -> Tensor:
     fixated, lo, hi, values = parts
-    draws, k = batch.prepared["sAUC"]
-    score = _shuffled_finish(fixated, batch.fix, values, batch.other, draws, k, lo, hi, batch.step)
+    gen = batch.generators.get("sAUC")
+    score = _shuffled_finish(
+        fixated, batch.fix, values, batch.other, lo, hi, batch.step, batch.n_splits, gen
+    )
     return score.clamp_(0.0, 1.0)
 
 
@@ -322,11 +293,18 @@ SHUFFLED = register(
         "sAUC",
         _shuffled_update,
         _shuffled_compute,
-        prepare=_shuffled_prepare,
         fixations=True,
         other=True,
+        pointwise=True,
     )
 )
 BORJI = register(
-    MetricSpec("AUC_B", _borji_update, _borji_compute, prepare=_borji_prepare, fixations=True)
+    MetricSpec(
+        "AUC_B",
+        _borji_update,
+        _borji_compute,
+        prepare=_borji_prepare,
+        fixations=True,
+        pointwise=True,
+    )
 )

@@ -15,14 +15,7 @@ tensor. The kernels live in ``_judd`` (AUC-Judd) and ``_sampled`` (s-AUC, AUC-B)
 from __future__ import annotations
 
 from ._judd import JuddParts, _judd_finish, _judd_parts, auc_judd
-from ._sampled import (
-    _borji_negatives,
-    _draw_subsets,
-    _shuffled_negatives,
-    _sort_rows,
-    auc_borji,
-    auc_shuffled,
-)
+from ._sampled import _borji_negatives, _draw_histograms, auc_borji, auc_shuffled
 
 __all__ = ["auc_borji", "auc_judd", "auc_shuffled"]
 
@@ -30,9 +23,7 @@ __all__ = ["auc_borji", "auc_judd", "auc_shuffled"]
 _PRIVATE = (
     JuddParts,
     _borji_negatives,
-    _draw_subsets,
+    _draw_histograms,
     _judd_finish,
     _judd_parts,
-    _shuffled_negatives,
-    _sort_rows,
 )

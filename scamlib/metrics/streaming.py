@@ -342,8 +342,7 @@ class SaliencyMetrics:
                     "video": f.video,
                     "frame_index": int(f.frame_index),
                     **{
-                        name: math.nan if dropped[k] else float(values[name][k])
-                        for name in metrics
+                        name: math.nan if dropped[k] else float(values[name][k]) for name in metrics
                     },
                 }
                 for k, f in enumerate(frames)

@@ -164,6 +164,11 @@ class PipelineConfig:
             on the ground-truth maps of the STAViS-layout train lists (the way STAViS trains),
             and scored beside the weak students (STANet+ Table 7); empty (or ``("none",)``)
             for none.
+        keep_weights: keep the weights of the ablation students and the fully supervised
+            networks once their test sets are predicted (about 1.1 GB each at the ``paper``
+            preset). With ``False`` each file is deleted after its predictions are written;
+            predictions, scores and the other stages' weights stay, and a resumed run does not
+            train those networks again.
         full: training of the fully supervised networks (``image_size``: the STA net's input;
             DAVE and STAViS take the input size of their own config).
         data: :class:`DataConfig`.
@@ -197,6 +202,7 @@ class PipelineConfig:
     baselines: tuple[str, ...] = BASELINES
     ablation_students: bool = False
     full_models: tuple[str, ...] = ("sta",)
+    keep_weights: bool = True
     full: TrainConfig = TrainConfig()
     data: DataConfig = DataConfig()
 

@@ -137,20 +137,32 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "the first stage")  # fmt: skip
     from scamlib.baselines import BASELINES
 
-    _names_option(p, "--baselines", BASELINES,
-                  "CAM-family baselines whose pseudo-fixations are scored beside SCAM",
-                  'all of them; the CAM methods need pip install "scamlib[baselines]"')
+    _names_option(
+        p,
+        "--baselines",
+        BASELINES,
+        "CAM-family baselines whose pseudo-fixations are scored beside SCAM",
+        'all of them; the CAM methods need pip install "scamlib[baselines]"',
+    )
     p.add_argument("--ablation-students", action=argparse.BooleanOptionalAction, default=None,
                    help="train and evaluate the STA student once per pseudo-fixation source "
                         "(each baseline, CAM_S, SCAM coarse / fine, SCAM+) (default: off in "
                         "quick, on in paper)")  # fmt: skip
     from .config import FULL_MODELS
 
-    _names_option(p, "--full-models", FULL_MODELS,
-                  "networks trained fully supervised on the ground truth of the STAViS train "
-                  "lists, one per fold, and scored beside the weak students", "sta")
-    p.add_argument("--no-full-supervision", action="store_true",
-                   help="train no fully supervised reference (the same as --full-models none)")
+    _names_option(
+        p,
+        "--full-models",
+        FULL_MODELS,
+        "networks trained fully supervised on the ground truth of the STAViS train "
+        "lists, one per fold, and scored beside the weak students",
+        "sta",
+    )
+    p.add_argument(
+        "--no-full-supervision",
+        action="store_true",
+        help="train no fully supervised reference (the same as --full-models none)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 

@@ -22,9 +22,27 @@ from .config import TrainConfig
 from .distributed import DistEnv, barrier
 from .io import atomic_path, load_checkpoint, save_checkpoint
 
-__all__ = ["fit", "load_weights", "progress_bar", "to_device"]
+__all__ = ["fit", "load_weights", "progress_bar", "saved_summary", "to_device"]
 
 StepFn = Callable[[nn.Module, Mapping[str, Any]], Tensor]
+#: ``save(path, model, summary)``: writes a trained network's weights (see :func:`fit`).
+SaveFn = Callable[[Path, nn.Module, dict[str, Any]], Any]
+
+
+def saved_summary(meta: Mapping[str, str]) -> dict[str, Any]:
+    """The training summary a finished checkpoint's metadata holds (``{}`` when none).
+
+    Example:
+        >>> saved_summary({"summary": '{"steps": 3}'})
+        {'steps': 3}
+        >>> extra = json.dumps({"summary": json.dumps({"steps": 2}), "seed": "0"})
+        >>> saved_summary({"extra": extra})
+        {'steps': 2}
+    """
+    if "summary" in meta:
+        return json.loads(meta["summary"])
+    extra = json.loads(meta.get("extra") or "{}")
+    return json.loads(extra.get("summary") or "{}")
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -68,11 +86,21 @@ def fit(
     collate_fn: Callable | None = None,
     desc: str = "train",
     progress: bool = True,
+    save: SaveFn | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``dataset`` with ``step(model, batch) -> loss``; save to ``checkpoint``.
 
     If ``checkpoint`` already exists the weights are loaded and training is skipped (a finished
-    network is never retrained). An interrupted run resumes from the last finished epoch.
+    network is never retrained). An interrupted run resumes from the last finished epoch (the
+    model and optimiser state of every epoch but the last go to ``<checkpoint>.resume.pt``,
+    removed once the weights are saved).
+
+    ``save(checkpoint, model, summary)`` writes the finished weights (main process only);
+    the default is a safetensors file with the summary in its metadata. A caller that keeps
+    its networks in another format (the students' self-describing files) passes its own
+    writer, so that the weights are stored once; the file must load with
+    :func:`load_weights` and keep the summary as a ``"summary"`` entry of its metadata, or of
+    the JSON of its ``"extra"`` entry (:func:`scamlib.models.save_student`'s ``extra``).
 
     Returns:
         ``{"epochs", "steps", "loss" (mean per epoch), "wall_time_s"}``.
@@ -81,8 +109,7 @@ def fit(
     resume_path = checkpoint.with_name(checkpoint.name + ".resume.pt")
     model.to(env.device)
     if checkpoint.is_file():
-        meta = load_weights(model, checkpoint, env.device)
-        return json.loads(meta.get("summary", "{}"))
+        return saved_summary(load_weights(model, checkpoint, env.device))
     if len(dataset) == 0:
         raise ValueError(f"{desc}: the training set is empty; nothing to train on")
 
@@ -162,7 +189,7 @@ def fit(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.4f}")
         history.append(total / max(count, 1))
-        if env.is_main:
+        if env.is_main and epoch + 1 < cfg.epochs:  # the last epoch ends in the saved weights
             with atomic_path(resume_path) as tmp:
                 torch.save(
                     {
@@ -186,7 +213,10 @@ def fit(
     if not all(math.isfinite(v) for v in history):
         raise FloatingPointError(f"{desc}: non-finite loss history {history}")
     if env.is_main:
-        save_checkpoint(checkpoint, model.state_dict(), {"summary": json.dumps(summary)})
+        if save is None:
+            save_checkpoint(checkpoint, model.state_dict(), {"summary": json.dumps(summary)})
+        else:
+            save(checkpoint, model, summary)
         resume_path.unlink(missing_ok=True)
     barrier(env)
     model.eval()

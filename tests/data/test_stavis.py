@@ -69,6 +69,25 @@ def test_ground_truth_view_reads_only_the_annotations(synth, monkeypatch):
     assert torch.equal(truth.fixation_union(video), ds.fixation_union(video))
 
 
+def test_an_evaluation_decodes_each_fixation_file_once(synth, monkeypatch):
+    """fixation_union reads every fixMap of a video; the frames' own reads then reuse them
+    (the same maps as from the files), and a second read goes to the file again."""
+    import scamlib.data.stavis as stavis
+
+    ds = AVSaliency(synth.stavis_root, "SynthAV", split=1, subset="test", size=16)
+    want = [ds.fixations(ds.video_of(i), ds.frame_index(i)) for i in range(len(ds))]
+    reads = []
+    real = stavis.read_fixation_mat
+    monkeypatch.setattr(stavis, "read_fixation_mat", lambda p: reads.append(p) or real(p))
+    truth = ds.ground_truth()
+    for video in truth.videos:
+        truth.fixation_union(video)
+    got = [truth[i]["fixations"] for i in range(len(truth))]
+    assert len(reads) == len(set(reads)) == len(ds)
+    assert all(torch.equal(a, b) and a.dtype == torch.bool for a, b in zip(got, want))
+    assert torch.equal(truth[0]["fixations"], want[0]) and len(reads) == len(ds) + 1
+
+
 def ds_list_name(db, split):
     return f"{db}_list_test_{split}_fps.txt" if split else f"{db}_list_test_fps.txt"
 

@@ -190,6 +190,29 @@ def test_random_aucs_reproducible_under_a_seed(metric):
     assert not torch.equal(run(3), run(4))
 
 
+@pytest.mark.parametrize("metric", ["shuffled", "borji"])
+def test_sampled_aucs_of_a_float32_map_equal_its_float64_copy(metric):
+    """The sampled AUCs read a float32 map without a float64 copy: the scores must be those
+    of the same values in float64, bit for bit, under the same draws (ties included)."""
+    rng = np.random.default_rng(11)
+    pred, fix = _random_case(rng, b=5, h=40, w=56, n_fix=30)
+    pred = np.round(pred * 20) / 20  # many ties, values on and off the thresholds
+    pred[2] = 0.25  # a constant map: NaN either way
+    other = rng.random(fix.shape) < 0.2
+    p32 = torch.tensor(pred, dtype=torch.float32)
+
+    def run(p):
+        g = torch.Generator().manual_seed(0)
+        f = torch.tensor(fix)
+        if metric == "shuffled":
+            return auc_shuffled(p, f, torch.tensor(other), generator=g)
+        return auc_borji(p, f, generator=g)
+
+    got, want = run(p32), run(p32.double())
+    assert torch.equal(got.isnan(), want.isnan()) and bool(got.isnan()[2])
+    assert torch.equal(got.nan_to_num(), want.nan_to_num())
+
+
 def test_random_aucs_nan_and_constant_cases():
     s, none = torch.tensor(MAP), _fix()
     assert math.isnan(auc_shuffled(s, none, _fix((0, 1))).item())
@@ -289,22 +312,45 @@ def test_scores_do_not_depend_on_the_chunking(monkeypatch):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize(("m", "k"), [(50, 6), (9, 6), (7, 7), (400, 60)])
-def test_draw_subsets_are_distinct_and_uniform(m, k):
-    from scamlib.metrics.auc import _draw_subsets
+def test_auc_shuffled_mean_equals_the_exact_average_over_every_subset():
+    """The expected s-AUC is the average over every K-subset of the negatives (the MIT code
+    draws one uniformly per split): enumerate them all and compare with the mean of many
+    splits (s-AUC draws each split's level histogram, multivariate hypergeometric)."""
+    import itertools
 
-    splits = 4000
-    draws = _draw_subsets(
-        torch.tensor([m, 3]), torch.tensor([k, 0]), splits, torch.Generator().manual_seed(0)
-    )
-    first = draws[0, :, :k]
-    assert bool(((first >= 0) & (first < m)).all())
-    assert bool((first.sort(dim=1).values.diff(dim=1) > 0).all())  # k distinct per split
-    counts = torch.bincount(first.reshape(-1), minlength=m).double()
-    expected = splits * k / m
-    # every item is drawn with probability k / m (binomial spread, 5 sigma)
-    sigma = (splits * (k / m) * (1 - k / m)) ** 0.5 + 1e-9
-    assert float((counts - expected).abs().max()) <= 5 * sigma + 1e-9
+    pred = np.array([[0.95, 0.3, 0.62, 0.05], [0.71, 0.48, 0.2, 0.84], [0.13, 0.57, 0.99, 0.0]])
+    fix = np.zeros(pred.shape, dtype=bool)
+    fix[0, 0] = fix[1, 1] = fix[2, 2] = True  # N = 3
+    other = np.zeros(pred.shape, dtype=bool)
+    other.flat[[1, 2, 3, 4, 6, 7, 9]] = True  # M = 7 candidates, K = 3
+    s = ref.minmax(pred.ravel())
+    subsets = itertools.combinations(np.flatnonzero(other), 3)
+    exact = np.mean([ref.step_auc(s[fix.ravel()], s[list(c)], 0.1) for c in subsets])
+    splits = 40000
+    got = auc_shuffled(torch.tensor(pred), torch.tensor(fix), torch.tensor(other), splits,
+                       generator=torch.Generator().manual_seed(0))  # fmt: skip
+    # the splits' scores lie in [0, 1]: standard error <= 0.5 / sqrt(splits) = 0.0025
+    assert abs(float(got) - exact) < 4 * 0.5 / splits**0.5
+
+
+def test_draw_histograms_follow_the_hypergeometric_law():
+    from scamlib.metrics.auc import _draw_histograms
+
+    levels = torch.tensor([[5, 0, 3, 2], [1, 1, 1, 1], [0, 0, 0, 4]])
+    k = torch.tensor([4, 2, 0])
+    hist = _draw_histograms(levels, k, 20000, torch.Generator().manual_seed(1))
+    assert hist.shape == (3, 20000, 4) and hist.dtype == torch.int64
+    assert torch.equal(hist.sum(-1), k[:, None].expand(3, 20000))
+    assert bool((hist <= levels[:, None]).all()) and not bool(hist[2].any())
+    # mean of each level's count: K * M_level / M (5 standard errors of the mean)
+    for row in (0, 1):
+        m, kk = int(levels[row].sum()), int(k[row])
+        want = kk * levels[row].double() / m
+        var = kk * (levels[row] / m) * (1 - levels[row] / m) * (m - kk) / (m - 1)
+        err = (hist[row].double().mean(0) - want).abs()
+        assert bool((err <= 5 * (var / 20000).sqrt() + 1e-12).all()), (row, err)
+    again = _draw_histograms(levels, k, 20000, torch.Generator().manual_seed(1))
+    assert torch.equal(again, hist)  # the same seed, the same draws
 
 
 def test_auc_judd_nearly_constant_map_is_exact():

@@ -112,6 +112,12 @@ def test_ablation_students_predict_every_test_frame_and_are_scored(evidence_run)
     # every source went through the smoothing + sparsification of the pseudo-ground truth
     for source in ("baseline_gradcampp", "baseline_centre", "cam_s", "scam_fine"):
         assert pngs(out / "pseudo" / f"pgt_{source}"), source
+    # each student stored once, as a student file, beside its marker (its final loss)
+    losses = saved["stages"]["ablation"]["summary"]["final_loss"]
+    for folder in SOURCES:
+        ck = out / "checkpoints" / "ablation" / folder
+        assert sorted(p.name for p in ck.iterdir()) == ["done.json", "sta.safetensors"], folder
+        assert json.loads((ck / "done.json").read_text()) == {"final_loss": losses[folder]}
 
 
 def test_results_md_holds_the_tables_and_the_claims_of_the_run(evidence_run):

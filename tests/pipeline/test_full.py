@@ -28,13 +28,13 @@ NAMES = ("dave", "stavis")
 ONE_STEP = {"epochs": 1, "batch_size": 2, "image_size": 32, "max_steps_per_epoch": 1}
 
 
-def _config():
-    return small_config(full_models=NAMES, full=ONE_STEP)
+def _config(**changes):
+    return small_config(**({"full_models": NAMES, "full": ONE_STEP} | changes))
 
 
-def _run(out, **kwargs):
+def _run(out, cfg=None, **kwargs):
     """``data``, the full stages, and an ``evaluate`` that scores only the full models."""
-    cfg = _config()
+    cfg = cfg or _config()
     stages = [s for s in build_stages(cfg) if s.name == "data" or s.name.startswith("full_")]
     stages.append(
         Stage("evaluate", lambda c: {}, tuple(s.name for s in stages), (),
@@ -72,6 +72,41 @@ def test_predictions_per_fold_model_in_the_layout(full_run):
     assert summary["variant"] == "stavis_full" and set(summary["folds"]) == {
         "split1", "split2", "split3"
     }  # fmt: skip
+    # one weights file per fold (the student file is the training checkpoint) and its marker
+    for name in NAMES:
+        folder = out / "checkpoints" / "full" / name
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            f"{name}_split{k}{ext}" for k in (1, 2, 3) for ext in (".safetensors", ".done.json")
+        )
+        marker = json.loads((folder / f"{name}_split1.done.json").read_text())
+        assert marker == results["stages"][f"full_{name}"]["summary"]["folds"]["split1"]
+        assert marker["frames"] > 0 and marker["final_loss"] is not None
+
+
+def test_without_keep_weights_the_folds_are_not_trained_again(tmp_path, monkeypatch):
+    """``keep_weights=False``: each fold's weights go once its test lists are predicted; the
+    scores stay, and a run stopped after a fold resumes with the next one."""
+    from scamlib.pipeline.stages import full as full_stage
+
+    cfg = _config(full_models=("dave",), keep_weights=False)
+    results = _run(tmp_path, cfg)
+    folder = tmp_path / "checkpoints" / "full" / "dave"
+    assert not list(folder.glob("*.safetensors"))
+    assert len(list(folder.glob("*.done.json"))) == 3
+    assert set(results["full_supervision"]["dave_full"]) == {"SynthAV", "SynthDIEM"}
+    # as if the run had stopped during fold 3: the stage still running, no marker for fold 3
+    (folder / "dave_split3.done.json").unlink()
+    state = tmp_path / "state" / "full_dave.json"
+    state.write_text(json.dumps(json.loads(state.read_text()) | {"status": "running"}))
+    trained = []
+    real = full_stage._train
+    monkeypatch.setattr(
+        full_stage, "_train", lambda ctx, name, k, *a: trained.append(k) or real(ctx, name, k, *a)
+    )
+    again = _run(tmp_path, cfg, resume=True)
+    assert trained == [3]
+    assert not list(folder.glob("*.safetensors"))
+    assert set(again["stages"]["full_dave"]["summary"]["folds"]) == {"split1", "split2", "split3"}
 
 
 def test_scores_are_in_results_json(full_run):

@@ -16,6 +16,7 @@ from PIL import Image
 from scamlib.pipeline import io as pio
 from scamlib.pipeline.reproduce import build_parser, config_from_args, main
 from scamlib.pipeline.stages import build_stages
+from scamlib.pipeline.train import saved_summary
 
 from .small import ROOT, SMALL_WORLD, pngs, run_until, small_config
 
@@ -88,6 +89,15 @@ def test_checkpoints_are_safetensors_and_students_load(full_run):
     for path in files:
         state, _ = pio.load_checkpoint(path)
         assert state
+    # each student is stored once, as its student file, with its training summary
+    assert not (out / "checkpoints" / "train").exists()
+    results = json.loads((out / "results.json").read_text())
+    for variant in ("sta", "sta_short", "sta_long"):
+        _, meta = pio.load_checkpoint(out / "checkpoints" / "students" / f"{variant}.safetensors")
+        summary = saved_summary(meta)
+        assert summary["steps"] >= 1 and len(summary["loss"]) == 1
+        final = results["stages"]["students"]["summary"][variant]["final_loss"]
+        assert final == summary["loss"][-1]
 
 
 def test_rerun_reuses_everything(full_run):

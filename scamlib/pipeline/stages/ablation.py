@@ -19,6 +19,10 @@ frames (those with a map), sparsified and min-max normalised
 ``ablation_scam_plus`` is the weak STA trained again with its own data order. The source
 maps are read back from their PNGs at the row's map grid (the method's pseudo-ground truth
 is computed from the unquantised SCAM+ maps: a difference of at most half a grey level).
+
+Each student is saved once, as ``checkpoints/ablation/<folder>/sta.safetensors`` (a student
+file, which ``scamlib predict`` runs), and ``done.json`` beside it marks the source finished
+once its test sets are predicted; with ``keep_weights`` off the weights are then deleted.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from ..config import config_to_dict
 from ..datasets import pseudo_path, read_map_png, training_set
 from ..distributed import barrier
 from ..extract import save_row
+from ..io import read_json, write_json
 from ..runner import Context
 from .baselines import baseline_stage
-from .common import row_geometry, rows
+from .common import final_loss, row_geometry, rows
 from .evaluation import predict_test_sets, score_test_sets
 from .mg import pending_rows, pseudo_ground_truth, write_valid
-from .students import fit_sta, save_run_student
+from .students import fit_sta
 
 __all__ = ["ABLATION_OUTPUTS", "ABLATION_STAGES", "ablation_settings", "ablation_sources",
            "run_ablation"]  # fmt: skip
@@ -110,14 +115,22 @@ def run_ablation(ctx: Context) -> dict:
     sources = ablation_sources(ctx.cfg)
     losses = {}
     for source, folder in sources.items():
+        student = ctx.path("checkpoints", "ablation", folder, "sta.safetensors")
+        done = student.with_name("done.json")  # written once the test sets are predicted
+        if done.is_file():
+            losses[folder] = read_json(done)["final_loss"]
+            continue
         target = _source_pgt(ctx, source)
         barrier(ctx.env)
-        model, summary = fit_sta(ctx, target, "ablation", folder)
-        save_run_student(ctx, ctx.path("checkpoints", "ablation", folder, "sta.safetensors"),
-                         model, "sta")  # fmt: skip
+        _model, summary = fit_sta(ctx, target, "ablation", folder, student)
         barrier(ctx.env)
-        predict_test_sets(ctx, ctx.path("checkpoints", "ablation", folder), {"sta": folder})
-        losses[folder] = summary["loss"][-1]
+        predict_test_sets(ctx, student.parent, {"sta": folder})
+        losses[folder] = final_loss(summary)
+        barrier(ctx.env)
+        if ctx.env.is_main:
+            write_json(done, {"final_loss": losses[folder]})
+            if not ctx.cfg.keep_weights:
+                student.unlink(missing_ok=True)
     barrier(ctx.env)
     if not ctx.env.is_main:
         return {}

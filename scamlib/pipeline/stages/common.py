@@ -22,10 +22,11 @@ from scamlib.nn import BASE_SOURCES
 from ..datasets import grid_size, training_set
 from ..extract import work_file
 from ..runner import Context
-from ..train import fit, load_weights
+from ..train import SaveFn, fit, load_weights
 
 __all__ = [
     "checkpoint_path",
+    "final_loss",
     "fit_net",
     "frame_indices",
     "ground_truth",
@@ -89,21 +90,42 @@ def trained(ctx: Context, group: str, name: str, model: str | None = None) -> nn
     return module.to(ctx.env.device).eval()
 
 
-def fit_net(ctx: Context, model: nn.Module, dataset, step, tcfg, group: str, name: str) -> dict:
-    """Train ``model`` with the run's settings; its weights go to :func:`checkpoint_path`."""
+def fit_net(
+    ctx: Context,
+    model: nn.Module,
+    dataset,
+    step,
+    tcfg,
+    group: str,
+    name: str,
+    *,
+    checkpoint: Path | None = None,
+    save: SaveFn | None = None,
+) -> dict:
+    """Train ``model`` with the run's settings (data order seeded by ``group`` and ``name``).
+
+    Its weights go to ``checkpoint`` (default :func:`checkpoint_path`), written by ``save``
+    (default: :func:`scamlib.pipeline.train.fit`'s own format).
+    """
     return fit(
         model,
         dataset,
         step,
         tcfg,
         env=ctx.env,
-        checkpoint=checkpoint_path(ctx, group, name),
+        checkpoint=checkpoint or checkpoint_path(ctx, group, name),
+        save=save,
         seed=seed(ctx, f"data:{group}:{name}"),
         amp=ctx.cfg.amp,
         num_workers=ctx.cfg.num_workers,
         desc=f"{group}/{name}",
         progress=ctx.progress,
     )
+
+
+def final_loss(summary: dict) -> float | None:
+    """The last epoch's mean loss of a training summary (None when it records none)."""
+    return summary["loss"][-1] if summary.get("loss") else None
 
 
 def rows(dataset) -> dict[int, list[int]]:

@@ -24,10 +24,10 @@ __all__ = ["predict_test_sets", "run_evaluate", "run_predict", "score_test_sets"
            "test_datasets"]  # fmt: skip
 
 
-
 def prediction_precision(cfg) -> str:
     """The Predictor's precision for a run: its fast path (bf16 on CUDA) only with ``amp``."""
     return "auto" if cfg.amp else "fp32"
+
 
 def _test_root(ctx: Context) -> Path:
     root = avsal_root(ctx)

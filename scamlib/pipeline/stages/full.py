@@ -24,6 +24,7 @@ student checkpoints, so ``scamlib predict`` runs them.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -46,9 +47,9 @@ from ..config import config_to_dict
 from ..datasets import avsal_root
 from ..datasets import test_sets as _test_sets
 from ..distributed import barrier, shard
-from ..io import write_map_png
+from ..io import read_json, write_json, write_map_png
 from ..runner import Context, Stage
-from .common import checkpoint_path, fit_net, net, num_classes, round_metric, seed
+from .common import final_loss, fit_net, net, num_classes, round_metric, seed
 from .evaluation import prediction_precision
 from .evaluation import test_datasets as _test_datasets
 
@@ -197,7 +198,19 @@ def _input_kwargs(ctx: Context, name: str, model: torch.nn.Module) -> dict[str, 
     }
 
 
+def _done(ctx: Context, name: str, k: Fold) -> Path:
+    """The fold's marker: its training summary, written once its test folds are predicted."""
+    return _checkpoint(ctx, name, k).with_suffix(".done.json")
+
+
+def _finished(ctx: Context, name: str, k: Fold) -> bool:
+    """Whether fold ``k``'s test lists are predicted: its marker (or, in a run folder written
+    before markers existed, its weights)."""
+    return _done(ctx, name, k).is_file() or _checkpoint(ctx, name, k).is_file()
+
+
 def _train(ctx: Context, name: str, k: Fold, parts, root: Path) -> dict[str, Any]:
+    """Train fold ``k``'s model once, saved as a student file (a finished file is loaded)."""
     cfg = ctx.cfg
     seed(ctx, f"init:full:{name}:{_fold_name(k)}")
     model = _build(ctx, name)
@@ -210,63 +223,74 @@ def _train(ctx: Context, name: str, k: Fold, parts, root: Path) -> dict[str, Any
     def step(m, batch):
         return loss(run_batch(m, batch), batch)
 
-    summary = fit_net(ctx, model, data, step, cfg.full, f"full/{name}", f"train_{_fold_name(k)}")
-    if ctx.env.is_main:
+    def save(path: Path, trained: torch.nn.Module, summary: dict[str, Any]) -> None:
         save_student(
-            _checkpoint(ctx, name, k), model, name=name, preset=cfg.preset,
-            image_size=cfg.full.image_size, num_classes=num_classes(ctx), clip_len=cfg.clip_frames,
+            path, trained, name=name, preset=cfg.preset, image_size=cfg.full.image_size,
+            num_classes=num_classes(ctx), clip_len=cfg.clip_frames,
             extra={"seed": cfg.seed, "profile": cfg.profile, "supervision": "full",
-                   "fold": _fold_name(k)},
+                   "fold": _fold_name(k), "summary": json.dumps(summary)},
         )  # fmt: skip
-        # the student checkpoint holds the same weights: drop fit()'s copy (it only resumes)
-        checkpoint_path(ctx, f"full/{name}", f"train_{_fold_name(k)}").unlink(missing_ok=True)
-    barrier(ctx.env)
+
+    summary = fit_net(ctx, model, data, step, cfg.full, f"full/{name}", f"train_{_fold_name(k)}",
+                      checkpoint=_checkpoint(ctx, name, k), save=save)  # fmt: skip
     return {
         "frames": len(data),
         "lists": [f"{db}:{_fold_name(s)}" for db, s in parts],
-        "final_loss": summary["loss"][-1] if summary.get("loss") else None,
+        "final_loss": final_loss(summary),
     }
 
 
-def run_full(ctx: Context, name: str) -> dict[str, Any]:
-    """Train ``name`` per fold on the ground truth and predict its test folds."""
+def _predict_fold(ctx: Context, name: str, k: Fold, use, root: Path) -> int:
+    """The test lists ``use`` assigns to fold ``k``, through its model; videos written."""
     cfg = ctx.cfg
-    root = avsal_root(ctx)
-    if root is None:
-        return {"skipped": "no STAViS-layout root (--avsal-root)"}
-    datasets = _test_datasets(ctx)
-    train, use = fold_plan(root, datasets)
-    if not train:
-        return {"skipped": f"no train fold lists (<DB>_list_train_<k>_fps.txt) in {root}"}
-    variant = full_variant(name)
-    result: dict[str, Any] = {"variant": variant, "folds": {}}
-    models = {}
-    for k, parts in train.items():
-        if not _checkpoint(ctx, name, k).is_file():
-            result["folds"][_fold_name(k)] = _train(ctx, name, k, parts, root)
-        models[k] = load_student(_checkpoint(ctx, name, k), ctx.env.device)
+    model, info = load_student(_checkpoint(ctx, name, k), ctx.env.device)
+    predictor = Predictor(
+        {info.variant: (model, info)}, seed=cfg.seed, batch_size=cfg.full.batch_size,
+        device=ctx.env.device, precision=prediction_precision(cfg),
+    )  # fmt: skip
     written = 0
-    for db in datasets:
-        for split, k in use[db].items():
-            if k not in models:
-                continue
-            model, info = models[k]
-            predictor = Predictor(
-                {info.variant: (model, info)}, seed=cfg.seed, batch_size=cfg.full.batch_size,
-                device=ctx.env.device, precision=prediction_precision(cfg),
-            )  # fmt: skip
+    for db, splits in use.items():
+        for split in (s for s, fold in splits.items() if fold == k):
             ds = predictor.open_dataset(root, db, split)
             for video in shard(ds.videos, ctx.env):
                 ks = [ds.frame_index(i) for i in ds.frames_of(video)]
-                folder = ctx.path("predictions", variant, db, video)
+                folder = ctx.path("predictions", full_variant(name), db, video)
                 if (folder / f"img_{ks[-1]:05d}.png").is_file():  # the video's marker
                     continue
                 maps = predictor.predict_video(ds, video)[info.variant]
                 for frame, m in zip(ks, maps, strict=True):
                     write_map_png(folder / f"img_{frame:05d}.png", m)
                 written += 1
-    barrier(ctx.env)
-    result["videos"] = written
+    return written
+
+
+def run_full(ctx: Context, name: str) -> dict[str, Any]:
+    """Train ``name`` per fold on the ground truth and predict its test folds.
+
+    Fold by fold: train (or load the finished weights), predict the fold's test lists, write
+    the fold's marker, and with ``keep_weights`` off delete the weights; a fold with a marker
+    is done.
+    """
+    root = avsal_root(ctx)
+    if root is None:
+        return {"skipped": "no STAViS-layout root (--avsal-root)"}
+    train, use = fold_plan(root, _test_datasets(ctx))
+    if not train:
+        return {"skipped": f"no train fold lists (<DB>_list_train_<k>_fps.txt) in {root}"}
+    result: dict[str, Any] = {"variant": full_variant(name), "folds": {}, "videos": 0}
+    for k, parts in train.items():
+        done = _done(ctx, name, k)
+        if not done.is_file():
+            summary = _train(ctx, name, k, parts, root)
+            barrier(ctx.env)
+            result["videos"] += _predict_fold(ctx, name, k, use, root)
+            barrier(ctx.env)
+            if ctx.env.is_main:
+                write_json(done, summary)
+                if not ctx.cfg.keep_weights:
+                    _checkpoint(ctx, name, k).unlink(missing_ok=True)
+            barrier(ctx.env)
+        result["folds"][_fold_name(k)] = read_json(done)
     return result
 
 
@@ -293,7 +317,7 @@ def evaluate_full(ctx: Context) -> dict[str, dict[str, dict[str, float | None]]]
     out: dict[str, dict[str, dict[str, float | None]]] = {}
     for name in cfg.full_models:
         variant = full_variant(name)
-        trained = {k for k in train if _checkpoint(ctx, name, k).is_file()}
+        trained = {k for k in train if _finished(ctx, name, k)}
         for db in datasets:
             pred_root = ctx.path("predictions", variant, db)
             sets = {s: d for s, d in _test_sets(root, db, None).items() if use[db][s] in trained}

@@ -4,6 +4,7 @@ pseudo-ground truth (BCE + KL, Eqs. 17 and 20); the STA+ nets start from the STA
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,10 @@ from scamlib.models import STUDENT_NETWORKS, run_batch, save_student
 from ..datasets import TargetDataset, pseudo_path, training_set
 from ..distributed import barrier
 from ..runner import Context, RunError
-from .common import fit_net, net, num_classes, seed
+from .common import final_loss, fit_net, net, num_classes, seed
 
-__all__ = ["STUDENT_VARIANTS", "fit_sta", "run_students", "save_run_student", "students_dir",
-           "target_items"]  # fmt: skip
+__all__ = ["STUDENT_VARIANTS", "fit_sta", "run_students", "save_run_student", "student_writer",
+           "students_dir", "target_items"]  # fmt: skip
 
 
 #: The student networks: prediction variant -> (network, multi-granularity kind); this
@@ -49,13 +50,17 @@ def target_items(ctx: Context, stage: str) -> list[int]:
     return have
 
 
-def fit_sta(ctx: Context, stage: str, group: str, name: str) -> tuple[nn.Module, dict]:
+def fit_sta(
+    ctx: Context, stage: str, group: str, name: str, checkpoint: Path
+) -> tuple[nn.Module, dict]:
     """Train an STA student on the maps of ``pseudo/<stage>`` (BCE + KL, STANet+ Eq. 17).
 
     The run's ``student`` settings, the weak STA's initial weights (seed ``init:student:sta``)
-    and the frames that have a target; the weights go to ``checkpoints/<group>/<name>``.
-    The weak STA is ``fit_sta(ctx, "pgt", "train", "sta")``; the ablation students train the
-    same way on other pseudo-fixation sources.
+    and the frames that have a target; the data order is seeded by ``group`` and ``name``, and
+    the trained network is saved once, as the student file ``checkpoint``
+    (:func:`save_run_student`; a finished file is loaded instead of trained again). The weak
+    STA is ``fit_sta(ctx, "pgt", "train", "sta", students_dir(ctx) / "sta.safetensors")``; the
+    ablation students train the same way on other pseudo-fixation sources.
 
     Returns:
         The trained network and the training summary of :func:`scamlib.pipeline.train.fit`.
@@ -69,12 +74,26 @@ def fit_sta(ctx: Context, stage: str, group: str, name: str) -> tuple[nn.Module,
         return bce_kl_loss(run_batch(m, batch), batch["target"])
 
     data = TargetDataset(base, ctx.out, stage, have)
-    return model, fit_net(ctx, model, data, step, ctx.cfg.student, group, name)
+    summary = fit_net(ctx, model, data, step, ctx.cfg.student, group, name,
+                      checkpoint=checkpoint, save=student_writer(ctx, "sta"))  # fmt: skip
+    return model, summary
 
 
-def save_run_student(ctx: Context, path: Path, model: nn.Module, variant: str) -> None:
-    """Save a trained student with the run's settings, in the format
-    :func:`scamlib.inference.load_students` reads (main process only)."""
+def student_writer(ctx: Context, variant: str):
+    """The ``save`` of :func:`scamlib.pipeline.train.fit` that writes ``variant``'s student
+    file (:func:`save_run_student`) with the training summary in its metadata."""
+
+    def save(path: Path, model: nn.Module, summary: dict[str, Any]) -> None:
+        save_run_student(ctx, path, model, variant, summary)
+
+    return save
+
+
+def save_run_student(
+    ctx: Context, path: Path, model: nn.Module, variant: str, summary: dict | None = None
+) -> None:
+    """Save a trained student with the run's settings (and its training ``summary``), in the
+    format :func:`scamlib.inference.load_students` reads (main process only)."""
     cfg = ctx.cfg
     name, kind = STUDENT_VARIANTS[variant]
     if ctx.env.is_main:
@@ -89,7 +108,7 @@ def save_run_student(ctx: Context, path: Path, model: nn.Module, variant: str) -
             cgcn_steps=cfg.cgcn_steps,
             num_classes=num_classes(ctx),
             clip_len=cfg.clip_frames,
-            extra={"seed": cfg.seed, "profile": cfg.profile},
+            extra={"seed": cfg.seed, "profile": cfg.profile, "summary": json.dumps(summary or {})},
         )
 
 
@@ -101,8 +120,9 @@ def run_students(ctx: Context) -> dict:
     result: dict[str, Any] = {"frames": len(have)}
     sta_state = None
     for variant, (name, kind) in STUDENT_VARIANTS.items():
+        path = students_dir(ctx) / f"{variant}.safetensors"
         if kind is None:
-            model, summary = fit_sta(ctx, "pgt", "train", variant)
+            model, summary = fit_sta(ctx, "pgt", "train", variant, path)
         else:
             seed(ctx, f"init:student:{variant}")
             model = net(ctx, name)
@@ -113,10 +133,10 @@ def run_students(ctx: Context) -> dict:
             def step(m, batch):
                 return sta_plus_loss(run_batch(m, batch), batch["targets"], valid=batch["valid"])
 
-            summary = fit_net(ctx, model, data, step, cfg.student_plus, "train", variant)
+            summary = fit_net(ctx, model, data, step, cfg.student_plus, "train", variant,
+                              checkpoint=path, save=student_writer(ctx, variant))  # fmt: skip
         if kind is None:
             sta_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        save_run_student(ctx, students_dir(ctx) / f"{variant}.safetensors", model, variant)
-        result[variant] = {"final_loss": summary["loss"][-1]}
+        result[variant] = {"final_loss": final_loss(summary)}
     barrier(ctx.env)
     return result
