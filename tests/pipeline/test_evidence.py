@@ -100,24 +100,38 @@ def test_ablation_students_predict_every_test_frame_and_are_scored(evidence_run)
     out, _ = evidence_run
     frames_root = out / "data" / "stavis" / "video_frames"
     frames = sorted(p.relative_to(frames_root).with_suffix("") for p in frames_root.rglob("*.jpg"))
+    saved = json.loads((out / "results.json").read_text())
+    summary = saved["stages"]["ablation"]["summary"]
+    skipped = summary.get("skipped", {})
+    # a source whose every map the sparsification blanks (the centre prior is flat: nothing
+    # reaches 3 x its mean; on this tiny, barely trained world some CAMs are flat too) marks
+    # no location: no frame is a target, no student is trained on it, and the run goes on
+    assert "baseline_centre" in skipped and "ablation_scam_plus" not in skipped
+    trained = [f for f in SOURCES if f not in skipped]
     for folder in SOURCES:
+        ck = out / "checkpoints" / "ablation" / folder
+        marker = json.loads((ck / "done.json").read_text())
+        source = folder.removeprefix("ablation_")
+        if folder in skipped:
+            assert "nothing to train on" in skipped[folder]
+            assert marker == {"final_loss": None, "skipped": skipped[folder]}
+            assert [p.name for p in ck.iterdir()] == ["done.json"]
+            assert not (out / "predictions" / folder).exists()
+            assert not pngs(out / "pseudo" / f"pgt_{source}")
+            continue
+        # each student stored once, as a student file, beside its marker (its final loss)
+        assert sorted(p.name for p in ck.iterdir()) == ["done.json", "sta.safetensors"], folder
+        assert marker == {"final_loss": summary["final_loss"][folder]}
         root = out / "predictions" / folder
         got = sorted(p.relative_to(root).with_suffix("") for p in pngs(root))
         assert got == frames, folder
-    saved = json.loads((out / "results.json").read_text())
+        if source != "scam_plus":  # went through the smoothing + sparsification
+            assert pngs(out / "pseudo" / f"pgt_{source}"), source
     for db in ("SynthAV", "SynthDIEM"):
-        assert set(saved["ablation_students"][db]) == set(SOURCES)
-        assert 0.0 <= saved["ablation_students"][db]["baseline_centre"]["AUC_J"] <= 1.0
+        assert set(saved["ablation_students"][db]) == set(trained)
+        for folder in trained:
+            assert 0.0 <= saved["ablation_students"][db][folder]["AUC_J"] <= 1.0
         assert set(saved["test"][db]["centre_prior"]) >= {"AUC_J", "CC", "NSS"}
-    # every source went through the smoothing + sparsification of the pseudo-ground truth
-    for source in ("baseline_gradcampp", "baseline_centre", "cam_s", "scam_fine"):
-        assert pngs(out / "pseudo" / f"pgt_{source}"), source
-    # each student stored once, as a student file, beside its marker (its final loss)
-    losses = saved["stages"]["ablation"]["summary"]["final_loss"]
-    for folder in SOURCES:
-        ck = out / "checkpoints" / "ablation" / folder
-        assert sorted(p.name for p in ck.iterdir()) == ["done.json", "sta.safetensors"], folder
-        assert json.loads((ck / "done.json").read_text()) == {"final_loss": losses[folder]}
 
 
 def test_results_md_holds_the_tables_and_the_claims_of_the_run(evidence_run):

@@ -176,3 +176,29 @@ def test_full_supervision_reference_and_weak_over_full(full_run):
                 else:  # the ratio of the written (4-digit) scores, itself rounded to 4 digits
                     assert ratio == pytest.approx(weak / ref, abs=6e-5)
     assert "sta_full" in (out / "results.md").read_text()
+
+
+def test_a_map_blanked_by_the_sparsification_is_no_target():
+    """Sec. 5's sparsification keeps values at or above 3 x the map's mean: a flat map has none
+    and comes out blank. A blank map marks no location, so the frame is left out of the
+    students' training (its valid flag goes), as a frame that no source classifies."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from scamlib.pipeline.stages.mg import pseudo_ground_truth
+
+    peaked = torch.zeros(8, 8)
+    peaked[2:4, 5:7] = 1.0
+    flat = torch.full((8, 8), 0.8)
+    flat[0, 0] = 1.0  # max 1, mean ~0.8: nothing reaches 2.4
+    maps = torch.stack([peaked, flat, peaked])
+    valid = torch.tensor([True, True, False])
+    for smooth in (True, False):
+        cfg = SimpleNamespace(smooth=smooth, smooth_window=1, sparsify_factor=3.0)
+        out, kept = pseudo_ground_truth(SimpleNamespace(cfg=cfg), maps, valid)
+        if smooth:
+            assert not bool(out[1].any()) and kept.tolist() == [True, False, False]
+            torch.testing.assert_close(out[0], peaked)
+        else:  # no sparsification: the flat map is a (poor) target, kept
+            assert torch.equal(out, maps) and kept.tolist() == [True, True, False]

@@ -23,6 +23,8 @@ is computed from the unquantised SCAM+ maps: a difference of at most half a grey
 Each student is saved once, as ``checkpoints/ablation/<folder>/sta.safetensors`` (a student
 file, which ``scamlib predict`` runs), and ``done.json`` beside it marks the source finished
 once its test sets are predicted; with ``keep_weights`` off the weights are then deleted.
+A source whose every map is blank after the sparsification (a centre prior is flat enough)
+trains no student: the stage records why under ``skipped`` and the tables leave it out.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ from ..datasets import pseudo_path, read_map_png, training_set
 from ..distributed import barrier
 from ..extract import save_row
 from ..io import read_json, write_json
-from ..runner import Context
+from ..runner import Context, RunError
 from .baselines import baseline_stage
 from .common import final_loss, row_geometry, rows
 from .evaluation import predict_test_sets, score_test_sets
 from .mg import pending_rows, pseudo_ground_truth, write_valid
-from .students import fit_sta
+from .students import fit_sta, target_items
 
 __all__ = ["ABLATION_OUTPUTS", "ABLATION_STAGES", "ablation_settings", "ablation_sources",
            "run_ablation"]  # fmt: skip
@@ -102,7 +104,7 @@ def _source_pgt(ctx: Context, source: str) -> str:
         maps = torch.stack(
             [read_map_png(p, grid) if ok else torch.zeros(grid) for p, ok in zip(paths, valid)]
         )
-        maps = pseudo_ground_truth(ctx, maps, valid)
+        maps, valid = pseudo_ground_truth(ctx, maps, valid)
         write_valid(ctx, target, row, ks, maps, valid, frame)
         save_row(ctx, f"ablation/{target}", row, {"valid": valid})
     return target
@@ -113,15 +115,28 @@ def run_ablation(ctx: Context) -> dict:
     if not ctx.cfg.ablation_students:
         return {"skipped": "ablation_students is off"}
     sources = ablation_sources(ctx.cfg)
-    losses = {}
+    losses: dict[str, float | None] = {}
+    skipped: dict[str, str] = {}
     for source, folder in sources.items():
         student = ctx.path("checkpoints", "ablation", folder, "sta.safetensors")
         done = student.with_name("done.json")  # written once the test sets are predicted
         if done.is_file():
-            losses[folder] = read_json(done)["final_loss"]
+            record = read_json(done)
+            losses[folder] = record["final_loss"]
+            if "skipped" in record:
+                skipped[folder] = record["skipped"]
             continue
         target = _source_pgt(ctx, source)
         barrier(ctx.env)
+        try:
+            target_items(ctx, target)
+        except RunError as exc:  # every map of the source is blank after sparsification
+            losses[folder] = None
+            skipped[folder] = f"no student: {exc}"
+            if ctx.env.is_main:
+                write_json(done, {"final_loss": None, "skipped": skipped[folder]})
+            barrier(ctx.env)
+            continue
         _model, summary = fit_sta(ctx, target, "ablation", folder, student)
         barrier(ctx.env)
         predict_test_sets(ctx, student.parent, {"sta": folder})
@@ -134,4 +149,5 @@ def run_ablation(ctx: Context) -> dict:
     barrier(ctx.env)
     if not ctx.env.is_main:
         return {}
-    return {"final_loss": losses, "test": score_test_sets(ctx, list(sources.values()))}
+    result = {"final_loss": losses, "test": score_test_sets(ctx, list(sources.values()))}
+    return result | ({"skipped": skipped} if skipped else {})

@@ -141,15 +141,25 @@ def write_valid(ctx: Context, stage: str, row: int, ks: list[int], maps, valid, 
     return len(keep)
 
 
-def pseudo_ground_truth(ctx: Context, maps: Tensor, valid: Tensor) -> Tensor:
+def pseudo_ground_truth(ctx: Context, maps: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
     """A row's maps ``(n, h, w)`` made a pseudo-ground truth (STANet+ Sec. 5): smoothed over
     time over the ``valid`` frames, sparsified and min-max normalised when ``cfg.smooth``
-    (returned as they are otherwise)."""
+    (as they are otherwise).
+
+    Returns ``(maps, valid)``, where a frame whose map is blank is no longer valid. The
+    sparsification zeroes every value below ``sparsify_factor`` x the map's mean, which blanks
+    a flat map whole (a centre prior, or a CAM spread over the frame: no value reaches three
+    times a mean above a third of the maximum). A blank map marks no location, so such a frame
+    has no pseudo-fixation and is left out of the students' training, as a frame that no
+    source classifies as its tag (SCAM's ``valid``); trained on, it would teach the student to
+    predict nothing.
+    """
     cfg = ctx.cfg
-    if not cfg.smooth:
-        return maps
-    smooth = Fn.temporal_smooth(maps, cfg.smooth_window, valid=valid)
-    return Fn.minmax(Fn.sparsify(smooth, cfg.sparsify_factor))
+    if cfg.smooth:
+        smooth = Fn.temporal_smooth(maps, cfg.smooth_window, valid=valid)
+        maps = Fn.minmax(Fn.sparsify(smooth, cfg.sparsify_factor))
+    marked = maps.flatten(1).amax(dim=1) > 0 if maps.numel() else valid
+    return maps, valid & marked
 
 
 def run_pgt(ctx: Context) -> dict:
@@ -157,8 +167,7 @@ def run_pgt(ctx: Context) -> dict:
     counts = [0, 0]
     for row, frame, ks in pending_rows(ctx, "pgt"):
         saved = load_row(ctx, "scam_plus", row)
-        maps, valid = saved["map"].float(), saved["valid"]
-        maps = pseudo_ground_truth(ctx, maps, valid)
+        maps, valid = pseudo_ground_truth(ctx, saved["map"].float(), saved["valid"])
         counts[0] += write_valid(ctx, "pgt", row, ks, maps, valid, frame)
         counts[1] += len(ks)
         save_row(ctx, "pgt", row, {"valid": valid})
