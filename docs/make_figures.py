@@ -5,7 +5,8 @@ Run from the repository root::
     python docs/make_figures.py
 
 The maps are synthetic (Gaussian blobs standing in for three classifiers' class maps), so the
-figures show what the operations do, not results on real data.
+figures show what the operations do, not results on real data. ``builtin_photo_world.jpg``
+shows frames of the built-in set's photo world as :mod:`scamlib.data.synthetic` renders them.
 """
 
 from __future__ import annotations
@@ -85,12 +86,23 @@ def colormap_strip(width: int = 256, height: int = 14) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
+def photo_world(clips: int = 6, frames: tuple[int, ...] = (0, 4, 7)) -> np.ndarray:
+    """Frames of the first training clips of the default built-in set (seed 0), rendered in
+    memory exactly as :func:`scamlib.data.synthetic.generate` renders them before encoding."""
+    from scamlib.data.synthetic import SyntheticConfig, ave_clip
+
+    cfg = SyntheticConfig()
+    rows = [ave_clip(cfg, 0, i)[4] for i in range(clips)]
+    return np.concatenate([np.concatenate([v[t] for t in frames], axis=1) for v in rows], axis=0)
+
+
 def main() -> None:
     STATIC.mkdir(parents=True, exist_ok=True)
     frame = synthetic_frame()
     viz.comparison_grid(frame, scam_example(), path=STATIC / "scam_synthetic.png")
     Image.fromarray(colormap_strip()).save(STATIC / "colormaps.png", optimize=True)
-    for name in ("scam_synthetic.png", "colormaps.png"):
+    Image.fromarray(photo_world()).save(STATIC / "builtin_photo_world.jpg", quality=85)
+    for name in ("scam_synthetic.png", "colormaps.png", "builtin_photo_world.jpg"):
         kb = (STATIC / name).stat().st_size / 1024
         print(f"{STATIC / name}: {kb:.1f} KB")
 

@@ -8,7 +8,7 @@ the two nets' class activation maps for the clip's tag (STANet+ Eq. 1), their SC
 frame of the first two test clips whose SCAM is valid (no selection by quality). The mean CC
 with the ground truth over all valid test frames is printed.
 
-Run from the repository root (seeded; about 15 minutes of CPU time, most of it training ST)::
+Run from the repository root (seeded; about 5 minutes of CPU time, most of it training ST)::
 
     python docs/make_readme_figure.py
 """

@@ -110,6 +110,25 @@ def test_synth_rejects_bad_settings(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_synth_style_chooses_the_world(tmp_path, capsys):
+    import json
+
+    small = [
+        "--num-train", "1", "--num-val", "0", "--num-test", "0", "--seconds", "1",
+        "--height", "32", "--width", "32", "--num-test-videos", "1", "--test-seconds", "1",
+    ]  # fmt: skip
+    assert main(["synth", str(tmp_path / "d"), *small, "--style", "drawn", "-q"]) == 0
+    stamp = json.loads((tmp_path / "d" / "synthetic_config.json").read_text())
+    assert stamp["config"]["style"] == "drawn" and "material" not in stamp
+    assert main(["synth", str(tmp_path / "p"), *small, "-q"]) == 0
+    stamp = json.loads((tmp_path / "p" / "synthetic_config.json").read_text())
+    assert stamp["config"]["style"] == "photo"
+    assert set(stamp["material"]) == {"scikit-image", "pygame"}
+    assert main(["synth", str(tmp_path / "x"), "--style", "cartoon"]) == 2
+    assert "invalid choice: 'cartoon'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 # ---- evaluate --------------------------------------------------------------------------------
 def _ground_truth_as_predictions(stavis: Path, dataset: str, target: Path) -> None:
     """Copy every eyeMap of ``dataset`` to ``target/<video>/img_%05d.png`` (a perfect model)."""

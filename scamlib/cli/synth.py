@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from pathlib import Path
@@ -15,8 +14,10 @@ HELP = "write the built-in synthetic audio-visual dataset"
 
 DESCRIPTION = """\
 Write the built-in synthetic audio-visual dataset: moving objects of a few categories, each
-with its own sound, in the AVE layout (tagged .mp4 clips for training) and in the STAViS
-layout (test videos with eye-tracking-like fixation maps). Every file is a deterministic
+with its own sound (by default photographed objects with recorded sounds over scene
+photographs, from the installed scikit-image and pygame), in the AVE layout (tagged .mp4
+clips for training) and in the STAViS layout (test videos with eye-tracking-like fixation
+maps). Every file is a deterministic
 function of the settings and --seed.
 
 DIR is written as a whole: the set is generated in a hidden folder beside DIR and renamed onto
@@ -38,7 +39,7 @@ then:
 MARKER = "synthetic_config.json"
 
 _SIZES = (
-    ("num_categories", "categories (2-8)"),
+    ("num_categories", "categories (2-6 photo, 2-8 drawn)"),
     ("num_train", "training clips (AVE layout)"),
     ("num_val", "validation clips"),
     ("num_test", "AVE test clips"),
@@ -53,7 +54,7 @@ _SIZES = (
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``synth`` to the subparsers ``sub``."""
-    from scamlib.data.synthetic import SyntheticConfig
+    from scamlib.data.synthetic import STYLES, SyntheticConfig
 
     s = add_command(
         sub, "synth", help=HELP, description=DESCRIPTION, epilog=EPILOG
@@ -80,6 +81,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         f"(default {' '.join(defaults.test_datasets)})",
     )
     s.add_argument(
+        "--style",
+        choices=STYLES,
+        default=defaults.style,
+        help="photo: photographed objects with recorded sounds over scene photographs; "
+        f"drawn: drawn shapes with synthesised sounds (default {defaults.style})",
+    )
+    s.add_argument(
         "--overwrite",
         action="store_true",
         help="replace a set DIR already holds that was made with other settings or seed",
@@ -89,19 +97,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return s
 
 
-def _record(config, seed: int) -> str:
-    """What :func:`scamlib.data.synthetic.generate` stamps into ``MARKER``."""
-    return json.dumps({"config": json.loads(config.to_json()), "seed": seed})
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``scamlib synth``; returns the exit status."""
     from scamlib.data.synthetic import SyntheticConfig, SyntheticPaths, generate
+    from scamlib.data.synthetic import stamp as record
 
     try:
         config = SyntheticConfig(
             **{name: getattr(args, name) for name, _ in _SIZES},
             test_datasets=tuple(args.test_datasets),
+            style=args.style,
         )
     except ValueError as exc:
         named = [n for n, _ in (*_SIZES, ("test_datasets", "")) if re.search(rf"\b{n}\b", str(exc))]
@@ -112,15 +117,15 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
     root = Path(args.dir)
     check_out_dir(root)
-    stamp = root / MARKER
+    marker = root / MARKER
     start = time.perf_counter()
-    if stamp.is_file() and stamp.read_text() == _record(config, args.seed):
+    if marker.is_file() and marker.read_text() == record(config, args.seed):
         say(args, f"{root} already holds this set (same settings and seed); left as is")
         paths: SyntheticPaths = generate(root, config, seed=args.seed)  # returns at once
     else:
-        if root.is_dir() and any(root.iterdir()) and stamp.is_file() and not args.overwrite:
+        if root.is_dir() and any(root.iterdir()) and marker.is_file() and not args.overwrite:
             raise UsageError(
-                f"{root} holds a synthetic set made with other settings or seed ({stamp}); "
+                f"{root} holds a synthetic set made with other settings or seed ({marker}); "
                 "pass --overwrite to replace it, or choose another folder"
             )
         _say_writing = "replacing the set in" if root.is_dir() and any(root.iterdir()) else (

@@ -1,13 +1,24 @@
 """A small audio-visual world with known fixations, written in the real AVE and STAViS layouts.
 
-Each category has a distinct body (shape, colour, texture), a distinct *head* patch (the
-discriminative part observers look at) and a distinct sound (a harmonic tone, a chirp, a
-noise band, an amplitude-modulated tone or pulses, at a category-specific pitch). A clip shows
-one moving object of its tag on a textured background, zero or more moving distractors of
-other categories, and a soundtrack that is the tag's sound or, for ``mismatch_fraction`` of
-the training clips, another category's sound (so an audio switch has something to learn).
-The ground-truth fixation density is a Gaussian on the tagged object's head (plus a weaker one
-on its body).
+A clip shows one moving object of its tag, zero or more moving distractors of other
+categories, and a soundtrack that is the tag's sound or, for ``mismatch_fraction`` of the
+training clips, another category's sound (so an audio switch has something to learn). The
+ground-truth fixation density is a Gaussian on the point of the tagged object observers look
+at (its *head*), plus a weaker one on its body. Two styles:
+
+* ``"photo"`` (the default): each category is a real photograph of a sounding object with a
+  real recording (a rocket and a boom, a fist and a punch, a cup of coffee and music, an
+  astronaut, a motorcycle, a cat), cut out and moving over a slowly panning scene photograph
+  or texture (brick, grass, gravel, a deep-field sky, a stained tissue) that belongs to no
+  category. The head is the face, the eyes, the knuckles, the cup, the rocket's body, the
+  motorcycle's tank. The material comes from the installed scikit-image and pygame packages
+  (list and licences in :mod:`scamlib.data._material`); at most 6 categories.
+* ``"drawn"``: the first world of this library. Each category has a distinct drawn body
+  (shape, colour, texture), a distinct coloured *head* patch and a synthesised sound (a
+  harmonic tone, a chirp, a noise band, an amplitude-modulated tone or pulses, at a
+  category-specific pitch), on a smooth noisy background; at most 8 categories. Its bodies are
+  as class-specific as its heads and it has no texture or clutter, which is why some of the
+  papers' orderings fail on it (see the tutorial).
 
 :func:`generate` writes::
 
@@ -27,7 +38,8 @@ on its body).
     root/stavis/fold_lists/<DB>_list_{train,test}_fps.txt           (others: DIEM-style)
 
 Everything is a deterministic function of ``(config, seed)`` (bit-identical files, except the
-container metadata of the mp4).
+container metadata of the mp4) and, for the photo style, of the installed scikit-image and
+pygame versions, which the stamp ``synthetic_config.json`` records.
 """
 
 from __future__ import annotations
@@ -41,7 +53,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["SyntheticConfig", "SyntheticPaths", "generate"]
+from . import _material, _photo
+
+__all__ = ["STYLES", "SyntheticConfig", "SyntheticPaths", "ave_clip", "generate", "stamp"]
+
+#: The worlds :func:`generate` can write (see the module docstring).
+STYLES = ("photo", "drawn")
 
 _NAMES = ("Bell, chime", "Drum", "Flute", "Siren", "Whistle", "Engine", "Bird", "Horn")
 _COLOURS = np.array(
@@ -53,6 +70,8 @@ _HEADS = np.array(
      [0, 0, 255], [255, 0, 0], [0, 255, 255]], dtype=np.float32,
 )  # fmt: skip
 
+
+_PHOTO_NAMES = tuple(s.name for s in _material.SOURCES)
 
 # bounds of the integer sizes: every loop of the generator runs over one of them, so a typing
 # error (seconds=10**9) is refused here instead of running for days
@@ -78,7 +97,7 @@ class SyntheticConfig:
     """Size of the generated world. The defaults train a quick pipeline on CPU in minutes.
 
     Attributes:
-        num_categories: number of classes (at most 8).
+        num_categories: number of classes (at most 6 photo, 8 drawn).
         num_train, num_val, num_test: AVE clips per split.
         seconds: AVE clip length; ``fps``: frame rate of every video.
         height, width: frame size (even numbers, for H.264).
@@ -89,6 +108,8 @@ class SyntheticConfig:
             the others a single DIEM-style split.
         num_test_videos, test_seconds: videos per test set and their length.
         observers: fixations sampled per test frame.
+        style: ``"photo"`` (photographed objects, recorded sounds, scene photographs) or
+            ``"drawn"`` (drawn shapes, synthesised sounds); see the module docstring.
 
     Every size is an int within a bound (``seconds`` and ``test_seconds`` at most 60, as the
     AVE annotation reader accepts; ``fps`` at most 120; frames at most 4096 pixels a side;
@@ -119,12 +140,17 @@ class SyntheticConfig:
     num_test_videos: int = 3
     test_seconds: int = 2
     observers: int = 12
+    style: str = "photo"
 
     def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(
+                f"SyntheticConfig: style must be one of {list(STYLES)}, found {self.style!r}"
+            )
         for name, (lo, hi) in _INT_RANGES.items():
             value = getattr(self, name)
             if name == "num_categories":
-                hi = len(_NAMES)
+                hi = len(self._names)
             is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
             if not (is_int and lo <= value <= hi):
                 kind = "" if is_int else f" ({type(value).__name__})"
@@ -157,9 +183,20 @@ class SyntheticConfig:
         object.__setattr__(self, "test_datasets", tuple(names))
 
     @property
+    def _names(self) -> tuple[str, ...]:
+        return _PHOTO_NAMES if self.style == "photo" else _NAMES
+
+    @property
     def categories(self) -> list[str]:
         """Class names in tag order (sorted, as :class:`~scamlib.data.AVE` orders them)."""
-        return sorted(_NAMES[: self.num_categories])
+        return sorted(self._names[: self.num_categories])
+
+    def look(self, tag: int) -> int:
+        """Which object and sound (index into the style's list) category ``tag`` shows.
+
+        A photo category shows its namesake photograph; the drawn world's looks follow the
+        tag (its names are labels only)."""
+        return self._names.index(self.categories[tag]) if self.style == "photo" else tag
 
     def to_json(self) -> str:
         """The config as a JSON string (``SyntheticConfig(**json.loads(s))`` restores it)."""
@@ -209,7 +246,9 @@ def _texture(kind: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
 class _Object:
     """A moving object: body centre, radius, velocity, head direction; bounces off the edges."""
 
-    def __init__(self, rng: np.random.Generator, cat: int, h: int, w: int, scale: float) -> None:
+    def __init__(
+        self, rng: np.random.Generator, cat: int, h: int, w: int, scale: float, photo: bool
+    ) -> None:
         self.cat = cat
         self.r = float(rng.uniform(0.16, 0.22) * min(h, w) * scale)
         margin = self.r * 1.6
@@ -219,17 +258,25 @@ class _Object:
         self.vel = speed * np.array([np.cos(ang), np.sin(ang)])
         self.head_angle = float(rng.uniform(0, 2 * np.pi))
         self.h, self.w = h, w
+        self.look = _photo.PhotoLook(rng, cat, self.r) if photo else None
+        self.head_offset = (
+            self.look.focus_offset
+            if self.look is not None
+            else 0.75 * self.r * np.array([np.cos(self.head_angle), np.sin(self.head_angle)])
+        )
 
     def centres(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         lo = self.r * 1.6
         span = np.array([self.w, self.h]) - 2 * lo
         raw = self.pos - lo + self.vel * t
         folded = np.abs(((raw / span) + 1) % 2 - 1) * span + lo  # reflect at the borders
-        d = 0.75 * self.r * np.array([np.cos(self.head_angle), np.sin(self.head_angle)])
-        return folded, folded + d
+        return folded, folded + self.head_offset
 
     def draw(self, img: np.ndarray, t: int, yy: np.ndarray, xx: np.ndarray) -> None:
         body, head = self.centres(t)
+        if self.look is not None:
+            self.look.paste(img, body)
+            return
         mask = _shape_mask(self.cat, xx - body[0], yy - body[1], self.r)
         shade = _texture(self.cat // 2 + self.cat, yy, xx)
         img[mask] = _COLOURS[self.cat] * shade[mask, None]
@@ -254,6 +301,7 @@ def _density(h: int, w: int, body: np.ndarray, head: np.ndarray, r: float) -> np
 
 
 def _sound(cat: int, n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """The drawn world's synthesised sound of category ``cat``."""
     t = np.arange(n, dtype=np.float64) / rate
     f0 = 260.0 * 1.45**cat
     kind = cat % 5
@@ -277,17 +325,21 @@ def _sound(cat: int, n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
 def _render(rng, cfg: SyntheticConfig, tag: int, nframes: int):
     h, w = cfg.height, cfg.width
     yy, xx = np.mgrid[0:h, 0:w]
-    bg = _background(rng, h, w)
-    main = _Object(rng, tag, h, w, 1.0)
+    photo = cfg.style == "photo"
+    scene = _photo.Scene(rng, h, w) if photo else None
+    bg = None if photo else _background(rng, h, w)
+    main = _Object(rng, cfg.look(tag), h, w, 1.0, photo)
     others = [c for c in range(cfg.num_categories) if c != tag]
     nd = int(rng.integers(0, cfg.max_distractors + 1)) if cfg.max_distractors > 0 else 0
-    distractors = [_Object(rng, int(rng.choice(others)), h, w, 0.85) for _ in range(nd)]
+    distractors = [
+        _Object(rng, cfg.look(int(rng.choice(others))), h, w, 0.85, photo) for _ in range(nd)
+    ]
     frames = np.empty((nframes, h, w, 3), np.uint8)
     dens = np.empty((nframes, h, w), np.float32)
     heads = np.empty((nframes, 2), np.float32)
     bodies = np.empty((nframes, 2), np.float32)
     for t in range(nframes):
-        img = bg.copy()
+        img = scene.frame(rng, t) if scene is not None else bg.copy()
         for obj in (*distractors, main):
             obj.draw(img, t, yy, xx)
         frames[t] = np.clip(img, 0, 255).astype(np.uint8)
@@ -304,7 +356,10 @@ def _soundtrack(
     y = rng.normal(0, 0.01, size=n).astype(np.float32)
     if cat is not None:
         a, b = round(on[0] * cfg.sample_rate), round(on[1] * cfg.sample_rate)
-        y[a:b] += _sound(cat, b - a, cfg.sample_rate, rng)
+        if cfg.style == "photo":
+            y[a:b] += _photo.sound(cfg.look(cat), b - a, cfg.sample_rate, rng)
+        else:
+            y[a:b] += _sound(cfg.look(cat), b - a, cfg.sample_rate, rng)
     return y
 
 
@@ -339,6 +394,29 @@ def _save_jpeg(path: Path, arr: np.ndarray) -> None:
 
 
 # ---- writers -----------------------------------------------------------------------------
+def ave_clip(cfg: SyntheticConfig, seed: int, i: int):
+    """AVE clip ``i`` of the set, rendered in memory as :func:`generate` writes it.
+
+    Returns:
+        ``(tag, start, end, audio_tag, frames, density, head_xy, audio)``: frames
+        ``(N, H, W, 3)`` uint8 before video encoding, density ``(N, H, W)``, head ``(N, 2)``
+        pixel ``(x, y)``, audio float32 mono at ``cfg.sample_rate``.
+    """
+    rng = np.random.default_rng([seed, 1, i])
+    tag = i % cfg.num_categories
+    start = int(rng.integers(0, 2)) if cfg.seconds > 1 and rng.random() < 0.3 else 0
+    end = cfg.seconds
+    mismatched = i < cfg.num_train and rng.random() < cfg.mismatch_fraction
+    audio_tag = (
+        int((tag + 1 + rng.integers(0, cfg.num_categories - 1)) % cfg.num_categories)
+        if mismatched
+        else tag
+    )
+    frames, dens, heads, _bodies, _r = _render(rng, cfg, tag, cfg.seconds * cfg.fps)
+    audio = _soundtrack(rng, cfg, audio_tag, cfg.seconds, (start, end))
+    return tag, start, end, audio_tag, frames, dens, heads, audio
+
+
 def _write_ave(root: Path, cfg: SyntheticConfig, seed: int) -> tuple[Path, Path]:
     import h5py
 
@@ -351,20 +429,8 @@ def _write_ave(root: Path, cfg: SyntheticConfig, seed: int) -> tuple[Path, Path]
     nframes = cfg.seconds * cfg.fps
     rows, summary = [], []
     for i in range(n_total):
-        rng = np.random.default_rng([seed, 1, i])
-        tag = i % cfg.num_categories
         vid = f"syn{seed:03d}v{i:04d}"
-        start = int(rng.integers(0, 2)) if cfg.seconds > 1 and rng.random() < 0.3 else 0
-        end = cfg.seconds
-        is_train = i < cfg.num_train
-        mismatched = is_train and rng.random() < cfg.mismatch_fraction
-        audio_tag = (
-            int((tag + 1 + rng.integers(0, cfg.num_categories - 1)) % cfg.num_categories)
-            if mismatched
-            else tag
-        )
-        frames, dens, heads, _bodies, _r = _render(rng, cfg, tag, nframes)
-        audio = _soundtrack(rng, cfg, audio_tag, cfg.seconds, (start, end))
+        tag, start, end, audio_tag, frames, dens, heads, audio = ave_clip(cfg, seed, i)
         _write_mp4(ave / "AVE" / f"{vid}.mp4", frames, audio, cfg.fps, cfg.sample_rate)
         np.savez_compressed(
             gt / f"{i:05d}.npz", density=dens, frame_index=np.arange(1, nframes + 1),
@@ -440,6 +506,16 @@ def _write_stavis(root: Path, cfg: SyntheticConfig, seed: int) -> Path:
     return st
 
 
+def stamp(config: SyntheticConfig, seed: int) -> str:
+    """What :func:`generate` writes to ``synthetic_config.json``: the config, the seed and, for
+    the photo style, the versions of the packages its material comes from (a set made with
+    other versions is written anew)."""
+    record = {"config": json.loads(config.to_json()), "seed": seed}
+    if config.style == "photo":
+        record["material"] = _material.versions()
+    return json.dumps(record)
+
+
 def generate(
     root: str | os.PathLike, config: SyntheticConfig | None = None, seed: int = 0
 ) -> SyntheticPaths:
@@ -464,8 +540,8 @@ def generate(
         raise TypeError(f"config must be a SyntheticConfig, got {type(cfg).__name__}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    stamp = root / "synthetic_config.json"
-    record = json.dumps({"config": json.loads(cfg.to_json()), "seed": seed})
+    marker = root / "synthetic_config.json"
+    record = stamp(cfg, seed)
     paths = SyntheticPaths(
         root=root,
         ave_dir=root / "AVE_Dataset",
@@ -474,9 +550,9 @@ def generate(
         categories=tuple(cfg.categories),
         test_datasets=tuple(cfg.test_datasets),
     )
-    if stamp.is_file() and stamp.read_text() == record:
+    if marker.is_file() and marker.read_text() == record:
         return paths
     _write_ave(root, cfg, seed)
     _write_stavis(root, cfg, seed)
-    stamp.write_text(record)
+    marker.write_text(record)
     return paths

@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,12 +96,11 @@ PredictFn = Callable[[Mapping[str, Any]], Tensor]
 Predictor = PredictFn
 
 
-def _read_gray8_png(path: Path) -> Tensor | None:
-    """An 8-bit grey PNG as the ``(h, w)`` float64 map :func:`scamlib._fs.read_map` gives
-    (values divided by 255), decoded by ``torchvision.io`` (libpng, without holding the GIL);
-    ``None`` for any other file or on any failure, which :func:`read_map` then reads (or
-    reports). The PNG header says the bit depth (byte 24) and the colour type (byte 25: 0 is
-    grey, without alpha or palette).
+def _decode_gray8_png(path: Path) -> Tensor | None:
+    """The ``(h, w)`` uint8 levels of an 8-bit grey PNG, decoded by ``torchvision.io``
+    (libpng, without holding the GIL); ``None`` for any other file or on any failure, which
+    :func:`read_map` then reads (or reports). The PNG header says the bit depth (byte 24) and
+    the colour type (byte 25: 0 is grey, without alpha or palette).
     """
     try:
         from torchvision.io import decode_png, read_file
@@ -113,19 +113,80 @@ def _read_gray8_png(path: Path) -> Tensor | None:
         return None
     if img.dtype != torch.uint8 or img.ndim != 3 or img.shape[0] != 1:
         return None
-    return img[0].to(torch.float64).div_(255.0)
+    return img[0]
 
 
-def _read_prediction(root: Path, video: str, frame: int) -> Tensor:
+def _levels_to(levels: Tensor, dtype: torch.dtype) -> Tensor:
+    """8-bit levels divided by 255 in ``dtype``: the map :func:`scamlib._fs.read_map` gives
+    in float64. In float32 each of the 256 levels is the float32 rounding of the float64
+    quotient, what the scorer's float32 conversion of :func:`read_map`'s map gives (a test
+    checks every level)."""
+    return levels.to(dtype).div_(255.0)
+
+
+def _read_gray8_png(path: Path, dtype: torch.dtype = torch.float64) -> Tensor | None:
+    """An 8-bit grey PNG as the ``(h, w)`` map :func:`scamlib._fs.read_map` gives (values
+    divided by 255, see :func:`_levels_to`), by :func:`_decode_gray8_png`; ``None`` for any
+    other file or on any failure."""
+    levels = _decode_gray8_png(path)
+    return None if levels is None else _levels_to(levels, dtype)
+
+
+def _read_prediction(
+    root: Path, video: str, frame: int, dtype: torch.dtype = torch.float64, levels: bool = False
+) -> Tensor:
     """``<root>/<video>/img_<frame:05d>.png`` as :func:`scamlib._fs.read_map` reads it (8-bit
-    grey PNGs, what :func:`scamlib._fs.write_map_png` writes, by a faster decoder)."""
+    grey PNGs, what :func:`scamlib._fs.write_map_png` writes, by a faster decoder, in
+    ``dtype``: see :func:`_levels_to`; any other file in float64).
+
+    With ``levels``, an 8-bit grey PNG gives its ``(h, w)`` uint8 levels instead (the map is
+    ``levels / 255``), which :class:`_LevelMaps` converts a batch at a time.
+    """
     path = root / video / f"img_{frame:05d}.png"
     if not path.is_file():
         raise FileNotFoundError(
             f"no prediction for video {video!r} frame {frame}: expected the file {path}"
         )
-    fast = _read_gray8_png(path)
-    return fast if fast is not None else read_map(path, dtype=torch.float64)
+    raw = _decode_gray8_png(path)
+    if raw is not None:
+        return raw if levels else _levels_to(raw, dtype)
+    return read_map(path, dtype=torch.float64)
+
+
+class _LevelMaps:
+    """The maps of the 8-bit levels :func:`_read_prediction` gives, a batch at a time, in the
+    scoring dtype (:func:`_levels_to`: the values of :func:`scamlib._fs.read_map`).
+
+    One conversion per batch into one of two buffers used in turn, instead of a fresh map per
+    frame from the reader threads (whose first writes fault the pages in; the scorer copies
+    the maps into its own buffers anyway). A buffer is reused two batches later: by then the
+    scorer has finished the batch that used it (:meth:`SaliencyMetrics.update_frames`
+    finishes the previous batch before it returns, and the s-AUC it defers clones the maps).
+    """
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+        self.buffers: list[Tensor | None] = [None, None]
+        self.turn = 0
+
+    def __call__(self, frames: list[Frame]) -> list[Frame]:
+        at = [k for k, f in enumerate(frames) if f.pred.dtype == torch.uint8]
+        if not at:
+            return list(frames)
+        shape = (len(at), *frames[at[0]].pred.shape)
+        size = shape[0] * shape[1] * shape[2]
+        buffer = self.buffers[self.turn]
+        if buffer is None or buffer.numel() < size:
+            buffer = self.buffers[self.turn] = torch.empty(size, dtype=self.dtype)
+        self.turn ^= 1
+        maps = buffer[:size].view(shape)
+        for j, k in enumerate(at):
+            maps[j].copy_(frames[k].pred)
+        maps.div_(255.0)
+        out = list(frames)
+        for j, k in enumerate(at):
+            out[k] = replace(frames[k], pred=maps[j])
+        return out
 
 
 def _check_dataset(dataset: object) -> None:
@@ -209,8 +270,9 @@ def evaluate(
             prediction images) ahead of the scoring, at most two batches ahead; 0 (default)
             reads in the calling thread. Reader threads, and the calling thread while scoring
             threads run, use one torch intra-op thread each (the decoders release the GIL;
-            8-bit grey PNG predictions are decoded by ``torchvision.io``, to the values
-            :func:`scamlib._fs.read_map` gives). With readers, ``dataset[i]`` and
+            8-bit grey PNG predictions are decoded by ``torchvision.io`` and divided by 255
+            in ``dtype`` a batch at a time, to the values :func:`scamlib._fs.read_map` gives
+            once converted to ``dtype``). With readers, ``dataset[i]`` and
             ``dataset.fixation_union`` must allow concurrent calls (``AVSaliency`` does); a
             callable ``predictions`` is always called in the calling thread.
 
@@ -250,7 +312,8 @@ def evaluate(
             raise FileNotFoundError(f"predictions directory {root} does not exist")
 
         def read(item: Mapping[str, Any]) -> Tensor:
-            return _read_prediction(root, str(item["video"]), int(item["frame_index"]))
+            video, frame = str(item["video"]), int(item["frame_index"])
+            return _read_prediction(root, video, frame, levels=True)  # see _LevelMaps
 
         predict = None  # read with the items
     elif callable(predictions):
@@ -265,12 +328,13 @@ def evaluate(
         n_splits=n_splits, step=step, jitter=jitter, threads=threads, sync=False,
     )  # fmt: skip
     unions: dict[str, Future] = {}
-    read_unions = "sAUC" in scores.metrics and readers > 0
+    read_unions = "sAUC" in scores.metrics  # before the frames: each fixMap decoded once
     frames = _read_frames(dataset, read, readers, 2 * batch_size, unions if read_unions else None)
     # the calling thread only lists, reads and hands out work while the scoring threads run:
     # one intra-op thread for it (a team of them spins on the cores the scoring threads use)
     with contextlib.closing(frames), scores, scores.pool.serial():
-        _score_frames(frames, dataset, predict, scores, batch_size, unions)
+        maps = _LevelMaps(dtype) if predict is None else None
+        _score_frames(frames, dataset, predict, scores, batch_size, unions, maps)
         return scores.compute()
 
 
@@ -285,8 +349,10 @@ def _read_frames(
     ``read``); with ``readers`` threads, up to ``window`` frames are read ahead.
 
     With ``unions`` (a dict to fill) and a dataset that says each item's video without
-    reading it (``video_of(index)``), the reader that reaches a video first also reads its
-    fixation union (the s-AUC negatives) into ``unions[video]``, ahead of the scoring.
+    reading it (``video_of(index)``), the reader (or, without readers, the calling thread)
+    that reaches a video first also reads its fixation union (the s-AUC negatives) into
+    ``unions[video]``, before the video's first item: a dataset that keeps the fixations it
+    read for the union (``AVSaliency`` does) then decodes each fixation map once.
     """
     video_of = getattr(dataset, "video_of", None) if unions is not None else None
     lock = threading.Lock()
@@ -328,9 +394,11 @@ def _score_frames(
     scores: SaliencyMetrics,
     batch_size: int,
     unions: Mapping[str, Future] | None = None,
+    levels: _LevelMaps | None = None,
 ) -> None:
     """Feed every frame of ``dataset`` to ``scores``, a batch of one video at a time (the
-    fixation unions from ``unions`` where the readers read them)."""
+    fixation unions from ``unions`` where the readers read them). With ``levels``, uint8
+    predictions are the 8-bit levels of a directory's PNGs, converted by ``levels``."""
     batch: list[Frame] = []
     batch_key: tuple[Any, ...] | None = None
     union_of: tuple[str | None, Tensor | None] = (None, None)
@@ -346,13 +414,14 @@ def _score_frames(
                 ahead.result() if ahead is not None else dataset.fixation_union(video)
             )
             union_of = (video, union if union.dtype == torch.bool else union > 0)
-        scores.update_frames(list(batch), union_of[1])
+        scores.update_frames(list(batch) if levels is None else levels(batch), union_of[1])
         batch.clear()
 
     for item, pred in frames:
         if predict is not None:
             pred = predict(item)
-        check_floating(check_tensor(pred, "prediction"), "prediction")
+        if levels is None or pred.dtype != torch.uint8:
+            check_floating(check_tensor(pred, "prediction"), "prediction")
         check_ndim(pred, "prediction", 2, "(h, w)")
         density = torch.as_tensor(item["density"])
         key = (str(item["video"]), tuple(pred.shape), tuple(density.shape))

@@ -19,6 +19,7 @@ TINY = SyntheticConfig(
     num_test_videos=2,
     test_seconds=1,
     observers=6,
+    style="drawn",  # its heads are single colours: the AVE tests find the head by colour
 )
 
 

@@ -73,6 +73,21 @@ def test_grey_png_prediction_matches_read_map(tmp_path):
     assert torch.equal(_read_prediction(tmp_path, "v", 1), fast)
 
 
+def test_float32_grey_png_is_the_float32_of_read_map(tmp_path):
+    # every 8-bit level: the float32 division gives what the scorer's float32 conversion of
+    # read_map's float64 map gives, so evaluate reads predictions in its dtype directly
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    path = tmp_path / "v" / "img_00001.png"
+    path.parent.mkdir()
+    Image.fromarray(levels, mode="L").save(path)
+    fast = _read_gray8_png(path, torch.float32)
+    assert fast is not None and fast.dtype == torch.float32
+    expected = read_map(path, dtype=torch.float64).to(torch.float32)
+    assert torch.equal(fast, expected)
+    assert torch.equal(_read_prediction(tmp_path, "v", 1, torch.float32), expected)
+    assert _read_prediction(tmp_path, "v", 1).dtype == torch.float64
+
+
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "P", "I;16", "1"])
 def test_other_png_modes_are_read_by_read_map(tmp_path, mode):
     rng = np.random.default_rng(3)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from scamlib._fs import read_map, write_map_png
 from scamlib.metrics import cc, imresize, nss, postprocess
 from scamlib.metrics.protocol import combine_splits, evaluate, shuffled_other
 
@@ -341,6 +342,64 @@ def test_evaluate_does_not_depend_on_the_threads(monkeypatch):
     assert torch.get_num_threads() == threads_before  # the caller's setting is kept
     with pytest.raises(ValueError, match="threads"):
         evaluate(lambda item: ds.pred_of(item), ds, threads=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_evaluate_directory_equals_read_map_predictions(tmp_path, dtype):
+    # 8-bit PNGs reach the scorer as levels converted a batch at a time into two buffers used
+    # in turn (one frame per batch: every buffer is reused), a 16-bit PNG in the same batches
+    # as read_map's map: the scores of read_map's float64 maps, bit for bit
+    ds = FakeDataset()
+    root = tmp_path / "preds"
+    for k, (item, pred) in enumerate(zip(ds.items, ds.preds)):
+        path = root / item["video"] / f"img_{item['frame_index']:05d}.png"
+        if k == 1:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((pred.numpy() * 65535).round().astype(np.uint16)).save(path)
+        else:
+            write_map_png(path, pred)
+    metrics = ("AUC_J", "SIM", "sAUC", "CC", "NSS", "KLD")
+
+    def on_disk(item):
+        return read_map(root / item["video"] / f"img_{item['frame_index']:05d}.png")
+
+    for batch_size in (1, 2, 64):
+        want = evaluate(on_disk, ds, metrics=metrics, dtype=dtype, batch_size=batch_size)
+        for readers in (0, 2):
+            got = evaluate(
+                root, ds, metrics=metrics, dtype=dtype, batch_size=batch_size, readers=readers
+            )
+            np.testing.assert_array_equal(  # NaN where NaN
+                [[r[m] for m in metrics] for r in got.frames.rows],
+                [[r[m] for m in metrics] for r in want.frames.rows],
+            )
+
+
+def test_directory_maps_are_not_reused_before_their_batch_is_finished(tmp_path, monkeypatch):
+    # the batch buffers of the 8-bit levels are reused two batches later: every batch still
+    # holds its maps when the scorer finishes it
+    from scamlib.metrics.streaming import SaliencyMetrics
+
+    ds = FakeDataset()
+    root = tmp_path / "preds"
+    for item, pred in zip(ds.items, ds.preds):
+        write_map_png(root / item["video"] / f"img_{item['frame_index']:05d}.png", pred)
+    start, checked = SaliencyMetrics._start, []
+
+    def checking_start(self, frames, *args):
+        kept = [f.pred.clone() for f in frames]
+        finish = start(self, frames, *args)
+
+        def checked_finish():
+            assert all(torch.equal(f.pred, k) for f, k in zip(frames, kept))
+            checked.append(len(frames))
+            return finish()
+
+        return checked_finish
+
+    monkeypatch.setattr(SaliencyMetrics, "_start", checking_start)
+    evaluate(root, ds, metrics=("CC", "NSS"), batch_size=1, readers=2)
+    assert sum(checked) == len(ds)
 
 
 def test_evaluate_with_readers_gives_the_same_tables(tmp_path):
