@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import load_waveform
+
 __all__ = ["SOURCES", "Material", "PhotoSource", "load", "versions"]
 
 
@@ -143,11 +145,10 @@ def _alpha(crop: np.ndarray, key: str | None) -> np.ndarray:
 
 
 def _recording(path: Path) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
-    y, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    y = y.mean(axis=1)
-    return (y / max(float(np.abs(y).max()), 1e-9)).astype(np.float32), int(rate)
+    """The recording at its own rate, mono, peak 1."""
+    wave, rate = load_waveform(path, sample_rate=None)
+    y = wave.numpy()
+    return (y / max(float(np.abs(y).max()), 1e-9)).astype(np.float32), rate
 
 
 @functools.lru_cache(maxsize=1)
