@@ -106,10 +106,32 @@ def say(args: argparse.Namespace, text: str) -> None:
 
 # ---- whole output folders -----------------------------------------------------------------------
 def _stale_temps(target: Path) -> Iterator[Path]:
-    """Hidden temporary siblings of ``target`` left by a killed command (``.<name>.*.tmp``)."""
+    """Hidden siblings of ``target`` left by a killed command.
+
+    Those are the half-written ``.<name>.*.tmp`` folders and the ``.<name>.trash-<pid>``
+    folders of a removal that was killed part-way (a trash folder of a process that is still
+    running is its own and left alone).
+    """
     parent = target.parent
     if parent.is_dir():
         yield from (p for p in parent.glob(f".{target.name}.*.tmp") if p.is_dir())
+        for p in parent.glob(f".{target.name}.trash-*"):
+            pid = p.name.rpartition("-")[2]
+            if p.is_dir() and not (pid.isdigit() and _running(int(pid))):
+                yield p
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this id exists (other than this one, whose trash is never stale)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager

@@ -424,6 +424,26 @@ def test_kill_synth_overwrite_leaves_one_whole_set(world, tmp_path, delay):
     assert killed in (None, (0, old), (1, new))
 
 
+def test_overwrite_removes_the_trash_of_a_killed_removal_only(world, tmp_path):
+    """A run killed while deleting the folder it replaced leaves ``.<name>.trash-<pid>``."""
+    target = tmp_path / "set"
+    assert main(["synth", str(target), *SYNTH, "-q"]) == 0
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f".set.trash-{int(gone.stdout)}"
+    (dead / "AVE_Dataset").mkdir(parents=True)
+    (dead / "AVE_Dataset" / "Annotations.txt").write_text("half removed\n")
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        busy = tmp_path / f".set.trash-{alive.pid}"  # another run's removal, under way
+        busy.mkdir()
+        try:
+            assert main(["synth", str(target), *SYNTH, "--seed", "1", "--overwrite", "-q"]) == 0
+            assert not dead.exists() and busy.is_dir()
+        finally:
+            alive.kill()
+    assert json.loads((target / "synthetic_config.json").read_text())["seed"] == 1
+
+
 def test_synth_refuses_another_seed_without_overwrite(world, tmp_path, capsys):
     target = tmp_path / "set"
     assert main(["synth", str(target), *SYNTH, "-q"]) == 0
