@@ -27,6 +27,7 @@ __all__ = [
     "normalize",
     "read_fixation_mat",
     "read_gray",
+    "read_gray_levels",
     "read_rgb",
     "resize_frames",
 ]
@@ -90,13 +91,22 @@ def read_gray(path: str | os.PathLike) -> Tensor:
         >>> read_gray(path).tolist()
         [[0.0, 1.0]]
     """
+    arr = read_gray_levels(path).numpy()
+    # float32 division by 255, as ``tensor.float().div_(255.0)`` rounds it (numpy's is faster)
+    return torch.from_numpy(np.divide(arr, np.float32(255.0), dtype=np.float32))
+
+
+def read_gray_levels(path: str | os.PathLike) -> Tensor:
+    """The ``(h, w)`` uint8 grey levels :func:`read_gray` divides by 255.
+
+    Raises:
+        DataError: the file is missing or cannot be decoded.
+    """
     path = Path(path)
     if not path.is_file():
         raise missing(path, "image")
     gray = _gray_jpeg(path)
-    arr = _open_image(path, "L") if gray is None else gray.numpy()
-    # float32 division by 255, as ``tensor.float().div_(255.0)`` rounds it (numpy's is faster)
-    return torch.from_numpy(np.divide(arr, np.float32(255.0), dtype=np.float32))
+    return torch.from_numpy(np.array(_open_image(path, "L"))) if gray is None else gray
 
 
 def read_fixation_mat(path: str | os.PathLike, key: str = "eyeMap") -> Tensor:

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ._base import FrameDataset
 from ._errors import DataError, missing
-from ._io import read_fixation_mat, read_gray
+from ._io import read_fixation_mat, read_gray, read_gray_levels
 from .annotations import FoldEntry, fold_list_path, read_fold_list
 from .audio import DEFAULT_SAMPLE_RATE
 from .video import frame_name
@@ -177,13 +177,18 @@ class AVSaliency(FrameDataset):
         fix.view(-1)[at] = True
         return fix
 
-    def annotation(self, video: str, k: int) -> tuple[Tensor, Tensor]:
+    def annotation(self, video: str, k: int, levels: bool = False) -> tuple[Tensor, Tensor]:
         """``(density, fixations)`` of frame ``k`` of ``video``, checked to share one size.
+
+        With ``levels``, the density is the eyeMap's ``(h, w)`` uint8 grey levels (the map
+        :meth:`density` gives is their float32 quotient by 255).
 
         Raises:
             DataError: the two maps differ in size (the message names both files).
         """
-        dens, fix = self.density(video, k), self.fixations(video, k)
+        path = self.density_path(video, k)
+        dens = read_gray_levels(path) if levels else read_gray(path)
+        fix = self.fixations(video, k)
         if dens.shape != fix.shape:
             raise DataError(
                 f"{self.fixation_path(video, k)}: fixation map size {tuple(fix.shape)} differs "
@@ -223,14 +228,18 @@ class AVSaliency(FrameDataset):
             self._unions[video] = union
         return self._unions[video]
 
-    def ground_truth(self) -> GroundTruth:
+    def ground_truth(self, levels: bool = False) -> GroundTruth:
         """The annotations alone, item by item (what :func:`scamlib.metrics.evaluate` reads).
+
+        Args:
+            levels: densities as the eyeMaps' uint8 grey levels instead of float maps (see
+                :class:`GroundTruth`).
 
         Example:
             >>> callable(AVSaliency.ground_truth)
             True
         """
-        return GroundTruth(self)
+        return GroundTruth(self, levels=levels)
 
     def __getitem__(self, index: int) -> dict:
         video, k = self._check_index(index)
@@ -250,10 +259,16 @@ class GroundTruth:
 
     Args:
         dataset: the :class:`AVSaliency` to view.
+        levels: give each density as the eyeMap's ``(h, w)`` uint8 grey levels instead of the
+            float map (the map :meth:`AVSaliency.density` gives is their float32 quotient by 255).
+            :func:`scamlib.metrics.evaluate` scores both alike and converts levels where it
+            copies them into its buffers, without a float copy per frame
+            (:func:`scamlib.metrics.evaluate_dir` reads so).
     """
 
-    def __init__(self, dataset: AVSaliency) -> None:
+    def __init__(self, dataset: AVSaliency, levels: bool = False) -> None:
         self.dataset = dataset
+        self.levels = bool(levels)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -261,7 +276,7 @@ class GroundTruth:
     def __getitem__(self, index: int) -> dict:
         ds = self.dataset
         video, k = ds.video_of(index), ds.frame_index(index)
-        density, fixations = ds.annotation(video, k)
+        density, fixations = ds.annotation(video, k, levels=self.levels)
         return {
             "density": density,
             "fixations": fixations,

@@ -16,7 +16,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +25,7 @@ from torch import Tensor
 from .._fs import read_map
 from .._validation import check_floating, check_ndim, check_tensor
 from . import _registry as registry
-from ._engine import serial_executor
+from ._engine import ChunkPool, serial_executor
 from ._results import EvaluationResult, combine_splits
 from .streaming import DEFAULT_METRICS, Frame, SaliencyMetrics, check_metrics, check_options
 
@@ -78,9 +77,10 @@ def shuffled_other(video_fixations: Tensor, index: int | Tensor | None = None) -
 class FixationDataset(Protocol):
     """What :func:`evaluate` needs from a dataset (``scamlib.data.AVSaliency`` provides it).
 
-    ``dataset[i]`` is a dict with ``density`` (``(H, W)`` float in ``[0, 1]``, the eyeMap),
-    ``fixations`` (``(H, W)`` bool, the fixMap), ``video`` (str) and ``frame_index`` (int,
-    1-based); ``fixation_union(video)`` is the ``(H, W)`` bool union of the video's fixMaps.
+    ``dataset[i]`` is a dict with ``density`` (``(H, W)`` float in ``[0, 1]``, the eyeMap, or
+    its uint8 grey levels: the map is then their float32 quotient by 255), ``fixations``
+    (``(H, W)`` bool, the fixMap), ``video`` (str) and ``frame_index`` (int, 1-based);
+    ``fixation_union(video)`` is the ``(H, W)`` bool union of the video's fixMaps.
     """
 
     def __len__(self) -> int: ...
@@ -140,7 +140,7 @@ def _read_prediction(
     ``dtype``: see :func:`_levels_to`; any other file in float64).
 
     With ``levels``, an 8-bit grey PNG gives its ``(h, w)`` uint8 levels instead (the map is
-    ``levels / 255``), which :class:`_LevelMaps` converts a batch at a time.
+    ``levels / 255``), which the scorer converts where it copies them (see :class:`Frame`).
     """
     path = root / video / f"img_{frame:05d}.png"
     if not path.is_file():
@@ -151,42 +151,6 @@ def _read_prediction(
     if raw is not None:
         return raw if levels else _levels_to(raw, dtype)
     return read_map(path, dtype=torch.float64)
-
-
-class _LevelMaps:
-    """The maps of the 8-bit levels :func:`_read_prediction` gives, a batch at a time, in the
-    scoring dtype (:func:`_levels_to`: the values of :func:`scamlib._fs.read_map`).
-
-    One conversion per batch into one of two buffers used in turn, instead of a fresh map per
-    frame from the reader threads (whose first writes fault the pages in; the scorer copies
-    the maps into its own buffers anyway). A buffer is reused two batches later: by then the
-    scorer has finished the batch that used it (:meth:`SaliencyMetrics.update_frames`
-    finishes the previous batch before it returns, and the s-AUC it defers clones the maps).
-    """
-
-    def __init__(self, dtype: torch.dtype) -> None:
-        self.dtype = dtype
-        self.buffers: list[Tensor | None] = [None, None]
-        self.turn = 0
-
-    def __call__(self, frames: list[Frame]) -> list[Frame]:
-        at = [k for k, f in enumerate(frames) if f.pred.dtype == torch.uint8]
-        if not at:
-            return list(frames)
-        shape = (len(at), *frames[at[0]].pred.shape)
-        size = shape[0] * shape[1] * shape[2]
-        buffer = self.buffers[self.turn]
-        if buffer is None or buffer.numel() < size:
-            buffer = self.buffers[self.turn] = torch.empty(size, dtype=self.dtype)
-        self.turn ^= 1
-        maps = buffer[:size].view(shape)
-        for j, k in enumerate(at):
-            maps[j].copy_(frames[k].pred)
-        maps.div_(255.0)
-        out = list(frames)
-        for j, k in enumerate(at):
-            out[k] = replace(frames[k], pred=maps[j])
-        return out
 
 
 def _check_dataset(dataset: object) -> None:
@@ -268,13 +232,17 @@ def evaluate(
             the last bit of a resized map.
         readers: threads reading dataset items (and, for a directory of predictions, the
             prediction images) ahead of the scoring, at most two batches ahead; 0 (default)
-            reads in the calling thread. Reader threads, and the calling thread while scoring
-            threads run, use one torch intra-op thread each (the decoders release the GIL;
-            8-bit grey PNG predictions are decoded by ``torchvision.io`` and divided by 255
-            in ``dtype`` a batch at a time, to the values :func:`scamlib._fs.read_map` gives
-            once converted to ``dtype``). With readers, ``dataset[i]`` and
-            ``dataset.fixation_union`` must allow concurrent calls (``AVSaliency`` does); a
-            callable ``predictions`` is always called in the calling thread.
+            reads in the calling thread. On the CPU, up to ``threads`` readers are the scoring
+            threads themselves, which read between chunks (no more threads than that compete
+            for the cores and the GIL); more readers, or readers beside a GPU, get threads of
+            their own. Reader threads, and the calling thread while scoring threads run, use
+            one torch intra-op thread each (the decoders release the GIL; 8-bit grey PNG
+            predictions are decoded by ``torchvision.io`` and reach the scorer as their
+            levels, divided by 255 in ``dtype`` where the scorer copies them: the values
+            :func:`scamlib._fs.read_map` gives once converted to ``dtype``). With readers,
+            ``dataset[i]`` and ``dataset.fixation_union`` must allow concurrent calls
+            (``AVSaliency`` does); a callable ``predictions`` is always called in the calling
+            thread.
 
     Returns:
         :class:`EvaluationResult` with per-frame, per-video and dataset tables.
@@ -329,13 +297,17 @@ def evaluate(
     )  # fmt: skip
     unions: dict[str, Future] = {}
     read_unions = "sAUC" in scores.metrics  # before the frames: each fixMap decoded once
-    frames = _read_frames(dataset, read, readers, 2 * batch_size, unions if read_unions else None)
-    # the calling thread only lists, reads and hands out work while the scoring threads run:
-    # one intra-op thread for it (a team of them spins on the cores the scoring threads use)
-    with contextlib.closing(frames), scores, scores.pool.serial():
-        maps = _LevelMaps(dtype) if predict is None else None
-        _score_frames(frames, dataset, predict, scores, batch_size, unions, maps)
-        return scores.compute()
+    with scores:
+        pool = scores.pool
+        shared = pool if 0 < readers <= pool.threads and pool.threads > 1 else None
+        frames = _read_frames(
+            dataset, read, readers, 2 * batch_size, unions if read_unions else None, shared
+        )
+        # the calling thread only lists, reads and hands out work while the scoring threads
+        # run: one intra-op thread for it (a team of them spins on the cores they use)
+        with contextlib.closing(frames), pool.serial():
+            _score_frames(frames, dataset, predict, scores, batch_size, unions)
+            return scores.compute()
 
 
 def _read_frames(
@@ -344,9 +316,11 @@ def _read_frames(
     readers: int,
     window: int,
     unions: dict[str, Future] | None = None,
+    pool: ChunkPool | None = None,
 ) -> Iterator[tuple[Mapping[str, Any], Tensor | None]]:
     """``(item, read(item))`` for every index of ``dataset``, in order (``None`` without
-    ``read``); with ``readers`` threads, up to ``window`` frames are read ahead.
+    ``read``); with ``readers`` threads, up to ``window`` frames are read ahead, on the
+    threads of ``pool`` when given (then ``readers`` only says to read ahead).
 
     With ``unions`` (a dict to fill) and a dataset that says each item's video without
     reading it (``video_of(index)``), the reader (or, without readers, the calling thread)
@@ -376,15 +350,23 @@ def _read_frames(
     if readers == 0:
         yield from (load(index) for index in range(n))
         return
-    executor = serial_executor(readers, "scamlib-read")  # decoding needs no intra-op team
+    own = None if pool is not None else serial_executor(readers, "scamlib-read")
+    submit = own.submit if own is not None else pool.submit_call  # decoding: no intra-op team
+    ahead: deque[Future] = deque()
     try:
-        ahead: deque[Future] = deque()
         for index in range(n):
             while len(ahead) < window and index + len(ahead) < n:
-                ahead.append(executor.submit(load, index + len(ahead)))
+                ahead.append(submit(load, index + len(ahead)))
             yield ahead.popleft().result()
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        if own is not None:
+            own.shutdown(wait=True, cancel_futures=True)
+        else:  # the pool outlives this generator: its reads must not
+            for future in ahead:
+                future.cancel()
+            for future in ahead:
+                if not future.cancelled():
+                    future.exception()
 
 
 def _score_frames(
@@ -394,11 +376,11 @@ def _score_frames(
     scores: SaliencyMetrics,
     batch_size: int,
     unions: Mapping[str, Future] | None = None,
-    levels: _LevelMaps | None = None,
 ) -> None:
     """Feed every frame of ``dataset`` to ``scores``, a batch of one video at a time (the
-    fixation unions from ``unions`` where the readers read them). With ``levels``, uint8
-    predictions are the 8-bit levels of a directory's PNGs, converted by ``levels``."""
+    fixation unions from ``unions`` where the readers read them). Without ``predict``, the
+    predictions are those read with the items: uint8 ones are the 8-bit levels of a
+    directory's PNGs (see :class:`Frame`)."""
     batch: list[Frame] = []
     batch_key: tuple[Any, ...] | None = None
     union_of: tuple[str | None, Tensor | None] = (None, None)
@@ -414,13 +396,13 @@ def _score_frames(
                 ahead.result() if ahead is not None else dataset.fixation_union(video)
             )
             union_of = (video, union if union.dtype == torch.bool else union > 0)
-        scores.update_frames(list(batch) if levels is None else levels(batch), union_of[1])
+        scores.update_frames(list(batch), union_of[1])
         batch.clear()
 
     for item, pred in frames:
         if predict is not None:
             pred = predict(item)
-        if levels is None or pred.dtype != torch.uint8:
+        if predict is not None or pred.dtype != torch.uint8:
             check_floating(check_tensor(pred, "prediction"), "prediction")
         check_ndim(pred, "prediction", 2, "(h, w)")
         density = torch.as_tensor(item["density"])
@@ -474,7 +456,7 @@ def evaluate_dir(
     options.setdefault("readers", 2)
 
     def truth(s: int | str | None):
-        return AVSaliency(data_root, dataset, split=s, size=None).ground_truth()
+        return AVSaliency(data_root, dataset, split=s, size=None).ground_truth(levels=True)
 
     if split is not None and not isinstance(split, (int, str)):
         results = {str(s): evaluate(pred_root, truth(s), **options) for s in split}

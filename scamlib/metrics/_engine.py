@@ -171,6 +171,14 @@ class ChunkPool:
             return Pending()
         return Pending([self._executor.submit(self._call, work, a) for a in starts])
 
+    def submit_call(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` on one of the pool's threads, after the work submitted before it
+        (the chunks and other calls share the threads in submission order); the pool must
+        have threads."""
+        if self._executor is None:
+            raise RuntimeError("submit_call needs a pool with threads (threads > 1, entered)")
+        return self._executor.submit(fn, *args)
+
     def _call(self, work: Callable[[int, Workspace], None], start: int) -> None:
         work(start, self.workspace())
 

@@ -38,7 +38,16 @@ _RANDOM = ("AUC_J", "sAUC", "AUC_B")
 
 @dataclass(frozen=True)
 class Frame:
-    """One frame to score: raw ``(h, w)`` prediction, ``(H, W)`` fixations and density."""
+    """One frame to score: raw ``(h, w)`` prediction, ``(H, W)`` fixations and density.
+
+    A ``uint8`` prediction or density holds the 8-bit grey levels of an image file and is
+    converted where the scorer copies it into its own buffers, a chunk at a time: a
+    prediction's map is ``levels / 255`` in the scoring dtype (the map
+    :func:`scamlib._fs.read_map` reads from an 8-bit PNG, in that dtype), a density's is the
+    float32 quotient ``levels / 255`` (the map :meth:`scamlib.data.AVSaliency.density` reads
+    from an eyeMap). :func:`evaluate` hands the files of a directory and a
+    :class:`~scamlib.data.GroundTruth` of ``levels=True`` over so, without a float copy each.
+    """
 
     pred: Tensor
     fixations: Tensor
@@ -313,11 +322,12 @@ class SaliencyMetrics:
             part = frames[start : start + chunk]
             n = len(part)
             preds = [f.pred for f in part]
+            stacked = ws.get("preds", (n, *preds[0].shape), dtype, device)
             if all(x.dtype == dtype and x.device == device for x in preds):
-                buffer = ws.get("preds", (n, *preds[0].shape), dtype, device)
-                stacked = torch.stack(preds, out=buffer)
+                torch.stack(preds, out=stacked)
             else:
-                stacked = torch.stack([x.to(device, dtype) for x in preds])
+                for k, x in enumerate(preds):
+                    _copy_map(stacked[k], x, dtype)
             rows = ws.get("maps", (n, layers, p), dtype, device)
             maps = rows[:, 0].view(n, *shape)
             resized, blank[start] = _postprocess(stacked, shape, self.sigma, ws, maps)
@@ -325,7 +335,7 @@ class SaliencyMetrics:
                 maps.copy_(resized)
             if scorer.needs_density:
                 for k, f in enumerate(part):
-                    rows[k, 1].copy_(f.density.reshape(-1))
+                    _copy_map(rows[k, 1], f.density.reshape(-1), torch.float32)
                 s, g = Rows.pair(rows, ws)
             else:
                 s, g = Rows(rows[:, 0], ws), None
@@ -377,6 +387,18 @@ class SaliencyMetrics:
 
 def _bool(x: Tensor) -> Tensor:
     return x if x.dtype == torch.bool else x > 0
+
+
+def _copy_map(out: Tensor, x: Tensor, levels_dtype: torch.dtype) -> None:
+    """Copy the map ``x`` into ``out`` (converted to its dtype and device); 8-bit grey levels
+    (``uint8``) are divided by 255 in ``levels_dtype`` first (see :class:`Frame`), in place
+    where that is ``out``'s dtype."""
+    if x.dtype != torch.uint8:
+        out.copy_(x)
+    elif out.dtype == levels_dtype:
+        out.copy_(x).div_(255.0)
+    else:
+        out.copy_(x.to(levels_dtype).div_(255.0))
 
 
 def _as_stack(x: object, name: str, float_: bool = False) -> Tensor:

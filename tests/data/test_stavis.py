@@ -69,6 +69,37 @@ def test_ground_truth_view_reads_only_the_annotations(synth, monkeypatch):
     assert torch.equal(truth.fixation_union(video), ds.fixation_union(video))
 
 
+def test_ground_truth_levels_are_the_eyemap_grey_levels(synth):
+    # levels=True gives the uint8 levels of the eyeMap files, whose float32 quotient by 255 is
+    # the float density, and evaluate scores both alike, bit for bit, in float32 and float64
+    from scamlib.metrics import evaluate
+
+    ds = AVSaliency(synth.stavis_root, "SynthAV", split=1, subset="test", size=16)
+    floats, levels = ds.ground_truth(), ds.ground_truth(levels=True)
+    for i in range(len(ds)):
+        got, want = levels[i], floats[i]
+        k, video = got["frame_index"], got["video"]
+        path = synth.stavis_root / "annotations" / "SynthAV" / video / "maps"
+        grey = np.array(Image.open(path / f"eyeMap_{k:05d}.jpg").convert("L"))
+        assert got["density"].dtype == torch.uint8
+        assert torch.equal(got["density"], torch.from_numpy(grey))
+        assert torch.equal(got["density"].float() / 255, want["density"])
+        assert torch.equal(got["fixations"], want["fixations"])
+    rng = np.random.default_rng(5)
+    preds = [torch.from_numpy(rng.random((12, 20))) for _ in range(len(ds))]
+
+    def predict(item):
+        return preds[ds.frames_of(item["video"])[item["frame_index"] - 1]]
+
+    metrics = ("AUC_J", "SIM", "sAUC", "CC", "NSS", "KLD")
+    for dtype in (torch.float32, torch.float64):
+        a, b = (evaluate(predict, gt, metrics=metrics, dtype=dtype) for gt in (floats, levels))
+        np.testing.assert_array_equal(  # NaN where NaN
+            [[r[m] for m in metrics] for r in a.frames.rows],
+            [[r[m] for m in metrics] for r in b.frames.rows],
+        )
+
+
 def test_an_evaluation_decodes_each_fixation_file_once(synth, monkeypatch):
     """fixation_union reads every fixMap of a video; the frames' own reads then reuse them
     (the same maps as from the files), and a second read goes to the file again."""

@@ -3,6 +3,8 @@
 * eyeMap JPEGs decoded by ``torchvision.io`` (``scamlib.data._io.read_gray``) equal Pillow's
   ``"L"`` conversion; prediction PNGs decoded by ``torchvision.io`` equal
   :func:`scamlib._fs.read_map`, and every other image mode goes to ``read_map``;
+* the PNGs :func:`scamlib._fs.write_map_png` writes (rows "Up"-filtered) hold the bytes the
+  PNG specification says and decode to the written levels in Pillow and ``torchvision.io``;
 * float64 NSS without the row extrema (constant rows found from the moments) equals NSS with
   them, on constant, zero, one-ulp and ordinary maps, and still rejects NaN / Inf;
 * the shared thread pool of the public metrics scores batches as a fresh pool does.
@@ -15,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from scamlib._fs import read_map, write_map_png
+from scamlib._fs import encode_gray8_png, read_map, write_map_png
 from scamlib.data._io import read_gray
 from scamlib.metrics import auc_shuffled, nss
 from scamlib.metrics._common import Rows, row_extrema
@@ -86,6 +88,63 @@ def test_float32_grey_png_is_the_float32_of_read_map(tmp_path):
     assert torch.equal(fast, expected)
     assert torch.equal(_read_prediction(tmp_path, "v", 1, torch.float32), expected)
     assert _read_prediction(tmp_path, "v", 1).dtype == torch.float64
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """``(type, body)`` of each chunk of a PNG, checking each CRC (a reader written here)."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        chunks.append((kind, body))
+        pos += 12 + length
+    return chunks
+
+
+def test_up_filtered_png_holds_the_specified_bytes():
+    # a hand-worked 3 x 3 case: row 0 unfiltered, rows 1 and 2 minus the row above mod 256
+    import zlib
+
+    levels = np.array([[10, 200, 255], [12, 190, 0], [12, 191, 1]], dtype=np.uint8)
+    chunks = _png_chunks(encode_gray8_png(levels))
+    assert [k for k, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
+    assert chunks[0][1] == bytes([0, 0, 0, 3, 0, 0, 0, 3, 8, 0, 0, 0, 0])  # 3 x 3, 8-bit grey
+    raw = zlib.decompress(chunks[1][1])
+    assert list(raw) == [0, 10, 200, 255, 2, 2, 246, 1, 2, 0, 1, 1]
+    assert chunks[2][1] == b""
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (36, 64), (224, 384)])
+def test_written_png_decodes_to_its_levels(tmp_path, shape):
+    from torchvision.io import decode_png, read_file
+
+    rng = np.random.default_rng(sum(shape))
+    for levels in (
+        rng.integers(0, 256, shape, dtype=np.uint8),  # every wrap-around of the differences
+        np.rint(255 * smooth(rng, *shape)).astype(np.uint8),
+    ):
+        path = write_map_png(tmp_path / "m.png", levels / 255.0)
+        with Image.open(path) as img:
+            assert img.mode == "L" and np.array_equal(np.asarray(img), levels)
+        assert np.array_equal(decode_png(read_file(str(path)))[0].numpy(), levels)
+        assert torch.equal(read_map(path), torch.from_numpy(levels / 255.0))
+    with pytest.raises(ValueError, match=r"\(h, w\)"):
+        encode_gray8_png(np.zeros((0, 4), np.uint8))
+
+
+def test_written_png_of_a_smooth_map_is_smaller_than_pillows(tmp_path):
+    yy, xx = np.mgrid[0:224, 0:384]  # what a network's upsampled map looks like: no noise
+    blobs = np.exp(-((yy - 80) ** 2 + (xx - 120) ** 2) / 2e3) + np.exp(-((xx - 300) ** 2) / 5e3)
+    levels = np.rint(255 * blobs / blobs.max()).astype(np.uint8)
+    ours = write_map_png(tmp_path / "ours.png", levels / 255.0)
+    Image.fromarray(levels, mode="L").save(tmp_path / "pillow.png")
+    assert ours.stat().st_size < (tmp_path / "pillow.png").stat().st_size
 
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "P", "I;16", "1"])

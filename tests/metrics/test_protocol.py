@@ -346,9 +346,10 @@ def test_evaluate_does_not_depend_on_the_threads(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_evaluate_directory_equals_read_map_predictions(tmp_path, dtype):
-    # 8-bit PNGs reach the scorer as levels converted a batch at a time into two buffers used
-    # in turn (one frame per batch: every buffer is reused), a 16-bit PNG in the same batches
-    # as read_map's map: the scores of read_map's float64 maps, bit for bit
+    # 8-bit PNGs reach the scorer as their levels, divided by 255 in the scorer's buffers (one
+    # frame per batch: every buffer is reused), a 16-bit PNG in the same batches as
+    # read_map's map: the scores of read_map's float64 maps, bit for bit; the readers run on
+    # the scoring threads (readers <= threads) or on threads of their own
     ds = FakeDataset()
     root = tmp_path / "preds"
     for k, (item, pred) in enumerate(zip(ds.items, ds.preds)):
@@ -365,10 +366,11 @@ def test_evaluate_directory_equals_read_map_predictions(tmp_path, dtype):
 
     for batch_size in (1, 2, 64):
         want = evaluate(on_disk, ds, metrics=metrics, dtype=dtype, batch_size=batch_size)
-        for readers in (0, 2):
+        for readers in (0, 2, 3):
             got = evaluate(
-                root, ds, metrics=metrics, dtype=dtype, batch_size=batch_size, readers=readers
-            )
+                root, ds, metrics=metrics, dtype=dtype, batch_size=batch_size, readers=readers,
+                threads=2,
+            )  # fmt: skip
             np.testing.assert_array_equal(  # NaN where NaN
                 [[r[m] for m in metrics] for r in got.frames.rows],
                 [[r[m] for m in metrics] for r in want.frames.rows],
@@ -376,8 +378,8 @@ def test_evaluate_directory_equals_read_map_predictions(tmp_path, dtype):
 
 
 def test_directory_maps_are_not_reused_before_their_batch_is_finished(tmp_path, monkeypatch):
-    # the batch buffers of the 8-bit levels are reused two batches later: every batch still
-    # holds its maps when the scorer finishes it
+    # the levels read ahead (on the scoring threads) are not changed before the scorer has
+    # finished their batch
     from scamlib.metrics.streaming import SaliencyMetrics
 
     ds = FakeDataset()
@@ -398,7 +400,7 @@ def test_directory_maps_are_not_reused_before_their_batch_is_finished(tmp_path, 
         return checked_finish
 
     monkeypatch.setattr(SaliencyMetrics, "_start", checking_start)
-    evaluate(root, ds, metrics=("CC", "NSS"), batch_size=1, readers=2)
+    evaluate(root, ds, metrics=("CC", "NSS"), batch_size=1, readers=2, threads=2)
     assert sum(checked) == len(ds)
 
 
@@ -412,15 +414,18 @@ def test_evaluate_with_readers_gives_the_same_tables(tmp_path):
         Image.fromarray(png).save(folder / f"img_{item['frame_index']:05d}.png")
     metrics = ("AUC_J", "sAUC", "CC", "NSS")
     serial = evaluate(root, ds, metrics=metrics, batch_size=2)
-    ahead = evaluate(root, ds, metrics=metrics, batch_size=2, readers=3)
     keys = [(r["video"], r["frame_index"]) for r in serial.frames.rows]
-    assert [(r["video"], r["frame_index"]) for r in ahead.frames.rows] == keys
-    np.testing.assert_array_equal(  # NaN where NaN
-        [[r[m] for m in metrics] for r in ahead.frames.rows],
-        [[r[m] for m in metrics] for r in serial.frames.rows],
-    )
+    # readers on the scoring threads (1, 2 <= threads) and on threads of their own (3)
+    for readers in (1, 2, 3):
+        ahead = evaluate(root, ds, metrics=metrics, batch_size=2, readers=readers, threads=2)
+        assert [(r["video"], r["frame_index"]) for r in ahead.frames.rows] == keys
+        np.testing.assert_array_equal(  # NaN where NaN
+            [[r[m] for m in metrics] for r in ahead.frames.rows],
+            [[r[m] for m in metrics] for r in serial.frames.rows],
+        )
     with pytest.raises(ValueError, match="readers"):
         evaluate(root, ds, readers=-1)
     (root / "b" / "img_00002.png").unlink()  # an error in a reader thread reaches the caller
-    with pytest.raises(FileNotFoundError, match="img_00002"):
-        evaluate(root, ds, metrics=metrics, readers=2)
+    for readers in (2, 3):
+        with pytest.raises(FileNotFoundError, match="img_00002"):
+            evaluate(root, ds, metrics=metrics, readers=readers, threads=2)
