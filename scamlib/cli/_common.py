@@ -122,7 +122,8 @@ def _stale_temps(target: Path) -> Iterator[Path]:
 
 
 def _running(pid: int) -> bool:
-    """Whether a process with this id exists (other than this one, whose trash is never stale)."""
+    """Whether another process with this id is running. This process's own trash counts as
+    left over (:func:`scamlib._fs.remove_tree` deletes it before it returns)."""
     if pid == os.getpid():
         return False
     try:
